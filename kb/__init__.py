@@ -1,0 +1,3 @@
+"""kb — an offline knowledge base and daily digest for AI-alignment research."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,201 @@
+"""`kb config`, `kb stats`, `kb posts`, `kb sources`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from kb.cli.app import App, KbError, console, emit_json
+from kb.store import posts as posts_repo
+from kb.store import sources as sources_repo
+
+pass_app = click.make_pass_decorator(App)
+
+
+# --- config -------------------------------------------------------------------------------
+@click.group()
+def config() -> None:
+    """Show kb's effective settings."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def config_show(app: App, as_json: bool) -> None:
+    """Print every setting, its value and where it came from (default, config.toml, env)."""
+    s = app.settings
+    rows = s.as_rows()
+    if as_json:
+        emit_json({k: {"value": v, "origin": o} for k, v, o in rows})
+        return
+    table = Table(title=f"kb settings (config file: {s.config_path})")
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_column("from")
+    for key, value, origin in rows:
+        table.add_row(key, str(value), origin)
+    console.print(table)
+
+
+@config.command("path")
+@pass_app
+def config_path(app: App) -> None:
+    """Print the config file path."""
+    click.echo(str(app.settings.config_path))
+
+
+# --- stats --------------------------------------------------------------------------------
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def stats(app: App, as_json: bool) -> None:
+    """Counts of what the archive holds."""
+    data = posts_repo.stats(app.store)
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        console.print(f"{key:>16}  {value}")
+
+
+# --- posts --------------------------------------------------------------------------------
+@click.group()
+def posts() -> None:
+    """List and show archived posts."""
+
+
+@posts.command("list")
+@click.option("--since", help="Posted on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Posted on or before this date (YYYY-MM-DD).")
+@click.option("--source", help="Only posts first seen from this source (name or id) or site.")
+@click.option("--limit", type=int, default=None, help="At most this many posts.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def posts_list(app: App, since: str | None, until: str | None, source: str | None,
+               limit: int | None, as_json: bool) -> None:
+    """Posts, newest first."""
+    items = posts_repo.list_posts(app.store, since=since, until=until, source=source, limit=limit)
+    if as_json:
+        emit_json([{k: v for k, v in p.to_json().items() if k != "text"} for p in items])
+        return
+    table = Table(show_lines=False)
+    for col in ("id", "published", "title", "authors", "site"):
+        table.add_column(col, overflow="fold")
+    for p in items:
+        table.add_row(p.id, (p.published or "")[:10], p.title, ", ".join(p.authors[:3]), p.site)
+    console.print(table, markup=False)
+    console.print(f"{len(items)} posts")
+
+
+@posts.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def posts_show(app: App, ref: str, as_json: bool) -> None:
+    """One post by id or by any of its URLs."""
+    post = posts_repo.get_post(app.store, ref)
+    if post is None:
+        raise KbError(f"no post {ref!r} in the archive (try `kb posts list` or `kb search`)")
+    versions = posts_repo.list_versions(app.store, post.id)
+    if as_json:
+        emit_json(post.to_json(versions=versions))
+        return
+    console.print(post.title, style="bold", markup=False)
+    console.print(f"{', '.join(post.authors)} — {post.published or 'undated'}", markup=False)
+    for u in post.urls:
+        console.print(("* " if u == post.canonical_url else "  ") + u, markup=False)
+    console.print(f"version {post.version} of {len(versions)}\n", style="dim")
+    console.print(post.text, markup=False)
+
+
+# --- sources ------------------------------------------------------------------------------
+@click.group()
+def sources() -> None:
+    """Manage the feeds and pages kb fetches."""
+
+
+@sources.command("add")
+@click.argument("url")
+@click.option("--name", help="A short name (default: from the host).")
+@click.option("--kind", type=click.Choice(["feed", "page"]), default=None,
+              help="feed (RSS/Atom) or page (a feedless page to watch for edits).")
+@pass_app
+def sources_add(app: App, url: str, name: str | None, kind: str | None) -> None:
+    """Track a feed or a page (URL, file:// URL or local path)."""
+    sources_repo.ensure_default_sources(app.store)
+    try:
+        src = sources_repo.add_source(app.store, url, name=name, kind=kind)  # type: ignore[arg-type]
+    except sources_repo.SourceError as exc:
+        raise KbError(str(exc)) from exc
+    console.print(f"added {src.kind} source {src.name}: {src.url}", markup=False)
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def sources_list(app: App, as_json: bool) -> None:
+    """Sources with their last fetch status and error."""
+    sources_repo.ensure_default_sources(app.store)
+    items = sources_repo.list_sources(app.store)
+    if as_json:
+        emit_json([s.to_json() for s in items])
+        return
+    table = Table()
+    for col in ("name", "kind", "url", "last fetch", "status", "error"):
+        table.add_column(col, overflow="fold")
+    for s in items:
+        table.add_row(s.name, s.kind, s.url, s.last_fetched_at or "never", s.last_status or "",
+                      s.last_error or "")
+    console.print(table, markup=False)
+
+
+@sources.command("remove")
+@click.argument("ref")
+@pass_app
+def sources_remove(app: App, ref: str) -> None:
+    """Stop tracking a source (by name, id or URL). Its posts stay in the archive."""
+    try:
+        src = sources_repo.remove_source(app.store, ref)
+    except sources_repo.SourceError as exc:
+        raise KbError(str(exc)) from exc
+    console.print(f"removed {src.name} ({src.url}); its posts stay in the archive", markup=False)
+
+
+@sources.command("import-opml")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_app
+def sources_import_opml(app: App, file: Path) -> None:
+    """Add every feed of an OPML file (already tracked ones are skipped)."""
+    from kb.opml import OpmlError, parse_opml
+
+    sources_repo.ensure_default_sources(app.store)
+    try:
+        entries = parse_opml(file.read_bytes(), where=str(file))
+    except OpmlError as exc:
+        raise KbError(str(exc)) from exc
+    added = skipped = 0
+    for title, url, kind in entries:
+        try:
+            sources_repo.add_source(app.store, url, name=title or None, kind=kind)
+            added += 1
+        except sources_repo.SourceError:
+            skipped += 1
+    console.print(f"{added} added, {skipped} already tracked", markup=False)
+
+
+@sources.command("export-opml")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of stdout.")
+@pass_app
+def sources_export_opml(app: App, output: Path | None) -> None:
+    """Print all sources as OPML."""
+    from kb.opml import to_opml
+
+    sources_repo.ensure_default_sources(app.store)
+    text = to_opml([(s.name, s.url, s.kind) for s in sources_repo.list_sources(app.store)])
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,135 @@
+"""SQLite connection, numbered migrations and transactions.
+
+The database is the source of truth for everything kb knows; the vector index can always be
+rebuilt from it.  WAL mode lets the TUI read while `kb daily` writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+MIGRATIONS_PACKAGE = "kb.store.migrations"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message says which file and why."""
+
+
+def utcnow() -> str:
+    """Current UTC time as ISO 8601 with a Z suffix, second precision."""
+    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(number, name, sql) for every ``NNN_name.sql`` file in kb/store/migrations, in order."""
+    out = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:3].isdigit():
+            out.append((int(name[:3]), name[:-4], entry.read_text(encoding="utf-8")))
+    out.sort()
+    numbers = [n for n, _, _ in out]
+    if len(numbers) != len(set(numbers)):
+        raise StoreError(f"two migrations share a number: {numbers}")
+    return out
+
+
+class Store:
+    """A SQLite file with kb's schema. Use :meth:`tx` for every multi-statement write."""
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self.readonly = readonly
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise StoreError(f"{self.path}: no kb database here yet (run `kb ingest` first)")
+        self.migrate()
+
+    # one connection per thread: sqlite3 connections must not cross threads
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.readonly:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30,
+                                       isolation_level=None, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            if not self.readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the kb database: {exc}") from exc
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on any error).
+
+        Nested use joins the outer transaction."""
+        conn = self.conn
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> int:
+        """Apply every migration newer than the file's ``user_version``; return the version."""
+        current = self.schema_version()
+        pending = [m for m in migrations() if m[0] > current]
+        if pending and self.readonly:
+            raise StoreError(f"{self.path}: database schema is older than this kb; run any kb "
+                             "command that writes (e.g. `kb stats`) to upgrade it")
+        for number, name, sql in pending:
+            try:
+                # executescript commits first; wrap the migration and the version bump together
+                self.conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except sqlite3.DatabaseError as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: migration {name} failed: {exc}") from exc
+        return self.schema_version()
+
+    def count(self, table: str) -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def open_store(settings: object, *, readonly: bool = False) -> Store:
+    """The store of a :class:`kb.settings.Settings`."""
+    return Store(settings.db_path, readonly=readonly)  # type: ignore[attr-defined]

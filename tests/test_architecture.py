@@ -1,0 +1,87 @@
+"""The tree shows the pipeline; these tests keep it that way.
+
+- ``kb`` (the core) never imports ``ingest``, ``digest`` or ``tui`` — except ``kb/cli``, the
+  face, and only lazily inside command functions.
+- ``kb``, ``ingest`` and ``digest`` never import textual.
+- heavy libraries (chromadb, llama_index, onnxruntime, llama_cpp) are never imported at module
+  level by the CLI or the TUI, so `kb --help` and `kb tui` start fast.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = ("chromadb", "llama_index", "onnxruntime", "llama_cpp", "torch", "trafilatura")
+APPS = ("ingest", "digest", "tui")
+
+
+def _imports(path: Path, *, top_level_only: bool) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    if top_level_only:  # include imports under module-level if/try blocks (not functions)
+        stack, nodes = list(tree.body), []
+        while stack:
+            n = stack.pop()
+            nodes.append(n)
+            if isinstance(n, ast.If | ast.Try | ast.With):
+                stack.extend(ast.iter_child_nodes(n))
+    out = []
+    for n in nodes:
+        if isinstance(n, ast.Import):
+            out += [a.name for a in n.names]
+        elif isinstance(n, ast.ImportFrom) and n.module and n.level == 0:
+            out.append(n.module)
+    return out
+
+
+def _files(pkg: str) -> list[Path]:
+    return sorted((REPO / pkg).rglob("*.py"))
+
+
+def _root(name: str) -> str:
+    return name.split(".")[0]
+
+
+def test_core_never_imports_the_apps_except_the_cli_lazily():
+    bad = []
+    for f in _files("kb"):
+        in_cli = "cli" in f.relative_to(REPO / "kb").parts[:1]
+        names = _imports(f, top_level_only=in_cli)
+        bad += [f"{f.relative_to(REPO)}: {n}" for n in names if _root(n) in APPS]
+    assert not bad, "core imports an app package (only kb/cli may, inside functions):\n" + "\n".join(bad)
+
+
+def test_no_textual_below_the_tui():
+    bad = [f"{f.relative_to(REPO)}: {n}" for pkg in ("kb", "ingest", "digest") for f in _files(pkg)
+           for n in _imports(f, top_level_only=False) if _root(n) in ("textual",)]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_heavy_imports_at_module_level_in_cli_and_tui():
+    bad = []
+    for pkg in ("tui", "kb/cli"):
+        for f in sorted((REPO / pkg).rglob("*.py")):
+            bad += [f"{f.relative_to(REPO)}: {n}" for n in _imports(f, top_level_only=True)
+                    if _root(n) in HEAVY]
+    assert not bad, "\n".join(bad)
+
+
+def test_cli_start_imports_nothing_heavy():
+    """What `kb --help` actually loads (a subprocess, so this process's imports don't count)."""
+    code = (
+        "import sys, json\n"
+        "from click.testing import CliRunner\n"
+        "from kb.cli import cli\n"
+        "r = CliRunner().invoke(cli, ['--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=REPO, timeout=120)
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert not loaded & {*HEAVY, *APPS, "textual", "feedparser", "httpx", "numpy"}, loaded

@@ -22,7 +22,7 @@ class KbError(click.ClickException):
 
     def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
         super().__init__(message)
-        self.exit_code = code
+        self.exit_code = code  # type: ignore[misc]
 
     def show(self, file: Any = None) -> None:
         err_console.print("error: " + self.message, style="red", markup=False, highlight=False)

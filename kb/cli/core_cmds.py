@@ -178,7 +178,8 @@ def sources_import_opml(app: App, file: Path) -> None:
     added = skipped = 0
     for title, url, kind in entries:
         try:
-            sources_repo.add_source(app.store, url, name=title or None, kind=kind)
+            sources_repo.add_source(app.store, url, name=title or None,
+                                    kind="page" if kind == "page" else "feed")
             added += 1
         except sources_repo.SourceError:
             skipped += 1

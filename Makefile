@@ -6,6 +6,7 @@ PIP     := $(BIN)/python -m pip
 STAMP   := $(VENV)/.installed
 MODELS  := $(VENV)/.models-installed
 PYTEST_ARGS ?=
+DEMO_HOME ?= $(CURDIR)/.kb-demo
 
 .PHONY: install demo test test-fast test-ollama lint bench clean-venv help
 
@@ -34,7 +35,7 @@ $(MODELS): $(STAMP) models.lock
 install: $(STAMP) $(MODELS)
 
 demo: install
-	$(BIN)/kb daily --demo
+	KB_HOME=$(DEMO_HOME) $(BIN)/kb daily --demo
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

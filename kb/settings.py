@@ -45,6 +45,8 @@ class LLMSettings:
 class EmbedSettings:
     backend: Literal["onnx", "ollama", "fake"] = "onnx"
     batch_size: int = 32
+    threads: int = 0  # onnxruntime intra-op threads; 0 = all cores
+    ollama_model: str = ""  # override the [embed_ollama] model of models.lock
 
 
 @dataclass

@@ -1,0 +1,248 @@
+"""Ask the archive: retrieve, give the model numbered sources, stream, then verify.
+
+Two steps so callers can time and drive them separately (the TUI, ``bench/p5_ask.py``):
+
+- :func:`prepare` does everything before the model request: the follow-up rewrite
+  (``continue_``), hybrid retrieval, the relevance check that decides to abstain, and the
+  prompt, fitted to the context window by dropping the lowest-ranked sources.
+- :func:`generate` streams the reply (``on_token(piece)`` per piece), removes citation
+  markers of sources that were not given, checks every cited sentence against its passage
+  (supported or weak) and abstains when the model refused or cited nothing.
+
+:func:`ask` runs both and stores the exchange for ``--continue``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from digest import ask_prompts as P
+from digest.citations import find_markers, strip_invalid_markers
+from digest.conversations import last_exchange, save_exchange
+from digest.support import RELEVANCE_SIM, Claim, check_claims, claims, relevance
+from kb.embed.base import Embedder
+from kb.models.base import LLM, Message
+from kb.search_types import Filters, SearchHit
+
+Searcher = Callable[..., list[SearchHit]]
+ANSWER_MAX_TOKENS = 512
+RELEVANCE_TOP = 3  # hits whose passages the relevance check looks at
+NEAREST = 5  # posts listed instead of an answer
+
+
+class AskError(RuntimeError):
+    """The question cannot be asked (e.g. it does not fit the model's context window)."""
+
+
+@dataclass
+class Citation:
+    n: int
+    post_id: str
+    title: str
+    url: str
+    supported: bool
+    start: int
+    end: int
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    version: int = 0
+    passage: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "post_id": self.post_id, "title": self.title, "url": self.url,
+                "supported": self.supported, "start": self.start, "end": self.end,
+                "authors": self.authors, "published": self.published, "version": self.version,
+                "passage": self.passage}
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    retrieved: list[SearchHit]
+    removed_markers: list[int] = field(default_factory=list)
+    abstain_reason: str = ""
+    standalone_question: str = ""
+    claims: list[Claim] = field(default_factory=list)
+    model_text: str = ""  # the reply exactly as streamed
+    dropped: list[str] = field(default_factory=list)  # post ids left out to fit the context
+    model_id: str = ""
+    exchange_id: int | None = None
+
+    @property
+    def nearest(self) -> list[SearchHit]:
+        return self.retrieved[:NEAREST]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"answer": self.answer, "abstained": self.abstained,
+                "citations": [c.to_json() for c in self.citations],
+                "retrieved": [h.to_json() for h in self.retrieved],
+                "question": self.question, "standalone_question": self.standalone_question,
+                "abstain_reason": self.abstain_reason, "removed_markers": self.removed_markers,
+                "claims": [c.to_json() for c in self.claims], "dropped_sources": self.dropped,
+                "model": self.model_id}
+
+
+@dataclass
+class Prepared:
+    question: str
+    standalone: str
+    retrieved: list[SearchHit]
+    sources: list[SearchHit]  # sources[i] is source number i + 1
+    messages: list[Message]
+    embedder: Embedder
+    abstain_reason: str = ""
+    relevance: float = 0.0
+    dropped: list[str] = field(default_factory=list)
+    max_tokens: int = ANSWER_MAX_TOKENS
+    parent_id: int | None = None
+
+
+def _date(h: SearchHit) -> str:
+    return (h.published or "")[:10]
+
+
+def _docs(question: str, hits: list[SearchHit]) -> list[P.SourceDoc]:
+    return [P.SourceDoc(i + 1, h.title, h.authors, _date(h), h.text) for i, h in enumerate(hits)]
+
+
+def rewrite_followup(store: Any, llm: LLM, question: str) -> tuple[str, int | None]:
+    """(standalone question, id of the previous exchange) — unchanged when there is none."""
+    prev = last_exchange(store)
+    if prev is None:
+        return question, None
+    reply = llm.chat(P.rewrite_messages(prev.standalone, prev.answer, question), max_tokens=96)
+    return P.clean_rewrite(reply.text, question), prev.id
+
+
+def fit_context(llm: LLM, question: str, hits: list[SearchHit], reserve: int
+                ) -> tuple[list[SearchHit], list[str], list[Message]]:
+    """Keep the best-ranked sources whose prompt fits ``context_window - reserve`` tokens.
+    Returns (kept, dropped post ids, messages).  Raises :class:`AskError` if none fits."""
+    budget = llm.context_window - reserve
+    base = llm.count_tokens("\n".join(m.content for m in P.answer_messages(question, []))) + 16
+    kept, used = [], base
+    for i, h in enumerate(hits):
+        cost = llm.count_tokens(P.format_source(_docs(question, [h])[0])) + 2
+        if used + cost > budget:
+            dropped = [x.post_id for x in hits[i:]]
+            break
+        kept.append(h)
+        used += cost
+    else:
+        dropped = []
+    if hits and not kept:
+        raise AskError(f"the question and one source need more than the model's context window "
+                       f"of {llm.context_window} tokens; ask a shorter question or use a model "
+                       "with a larger context")
+    return kept, dropped, P.answer_messages(question, _docs(question, kept))
+
+
+def prepare(settings: Any, store: Any, question: str, *, filters: Filters | None = None,
+            k: int = 8, llm: LLM | None = None, continue_: bool = False,
+            search: Searcher | None = None, embedder: Embedder | None = None) -> Prepared:
+    """Everything before the model request (see the module docstring)."""
+    question = question.strip()
+    if not question:
+        raise AskError("the question is empty")
+    if llm is None:
+        from kb.models.factory import get_llm
+
+        llm = get_llm(settings)
+    if embedder is None:
+        from kb.embed.factory import get_embedder
+
+        embedder = get_embedder(settings)
+    standalone, parent = question, None
+    if continue_:
+        standalone, parent = rewrite_followup(store, llm, question)
+    if search is None:
+        from kb.retrieval import search as search_fn
+
+        search = search_fn
+    hits = search(settings, store, standalone, k=k, mode="hybrid", filters=filters)
+    prep = Prepared(question, standalone, hits, [], [], embedder, parent_id=parent,
+                    max_tokens=min(ANSWER_MAX_TOKENS, settings.llm.max_output_tokens))
+    if not hits:
+        prep.abstain_reason = "nothing in the archive matches the question"
+        return prep
+    prep.relevance = relevance(embedder, standalone, [h.text for h in hits[:RELEVANCE_TOP]])
+    if prep.relevance < RELEVANCE_SIM:
+        prep.abstain_reason = ("no post in the archive is close enough to the question "
+                               f"(best similarity {prep.relevance:.2f} < {RELEVANCE_SIM:.2f})")
+        return prep
+    prep.sources, prep.dropped, prep.messages = fit_context(llm, standalone, hits,
+                                                            prep.max_tokens)
+    return prep
+
+
+_SOURCE_WORD = re.compile(r"\[(?:source|src)\s*#?\s*(\d{1,3})\]", re.IGNORECASE)
+_REFUSAL = re.compile(
+    r"sources? (do|does|did)(n'?t| not) (answer|contain|mention|say|address|cover|provide)"
+    r"|(can ?not|can't|unable to|not able to) answer|no (relevant )?information"
+    r"|(don't|do not) (know|have enough)|not (mentioned|covered|addressed) in the sources",
+    re.IGNORECASE)
+
+
+def _abstain(prep: Prepared, reason: str, *, model_text: str = "", model_id: str = "",
+             removed: list[int] | None = None) -> Answer:
+    text = f"The archive does not answer this: {reason}. The nearest posts are listed instead."
+    return Answer(prep.question, text, True, [], prep.retrieved, removed or [], reason,
+                  prep.standalone, [], model_text, prep.dropped, model_id)
+
+
+def generate(prep: Prepared, llm: LLM | None, on_token: Callable[[str], None] | None = None
+             ) -> Answer:
+    """Stream the model's reply and verify it (see the module docstring)."""
+    if prep.abstain_reason or llm is None:
+        return _abstain(prep, prep.abstain_reason or "no model to answer with")
+    pieces: list[str] = []
+    for piece in llm.stream(prep.messages, max_tokens=prep.max_tokens):
+        pieces.append(piece)
+        if on_token is not None:
+            on_token(piece)
+    raw = "".join(pieces)
+    text, removed = strip_invalid_markers(_SOURCE_WORD.sub(r"[\1]", raw).strip(),
+                                          set(range(1, len(prep.sources) + 1)))
+    cited = find_markers(text)
+    if not cited:
+        reason = ("the model said the sources do not answer the question"
+                  if _REFUSAL.search(text) or not text else
+                  "the model's reply cited none of the sources, so it cannot be checked")
+        return _abstain(prep, reason, model_text=raw, model_id=llm.model_id, removed=removed)
+    passages = {i + 1: h.text for i, h in enumerate(prep.sources)}
+    items = claims(text)
+    check_claims(prep.embedder, items, passages)
+    citations = []
+    for n in cited:
+        h = prep.sources[n - 1]
+        verdicts = [c.supported.get(n, False) for c in items if n in c.cites]
+        citations.append(Citation(n, h.post_id, h.title, h.url, bool(verdicts) and all(verdicts),
+                                  h.start, h.end, h.authors, h.published, h.version, h.text))
+    return Answer(prep.question, text, False, citations, prep.retrieved, removed, "",
+                  prep.standalone, items, raw, prep.dropped, llm.model_id)
+
+
+def ask(settings: Any, store: Any, question: str, *, filters: Filters | None = None, k: int = 8,
+        llm: LLM | None = None, on_token: Callable[[str], None] | None = None,
+        continue_: bool = False, search: Searcher | None = None,
+        embedder: Embedder | None = None) -> Answer:
+    """Answer ``question`` from the archive with checked citations, or abstain."""
+    if llm is None:
+        from kb.models.factory import get_llm
+
+        llm = get_llm(settings)
+    prep = prepare(settings, store, question, filters=filters, k=k, llm=llm,
+                   continue_=continue_, search=search, embedder=embedder)
+    answer = generate(prep, llm, on_token)
+    answer.exchange_id = save_exchange(
+        store, question=answer.question, standalone=answer.standalone_question,
+        answer=answer.answer, abstained=answer.abstained,
+        citations=[c.to_json() for c in answer.citations], model_id=answer.model_id,
+        parent_id=prep.parent_id)
+    return answer

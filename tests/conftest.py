@@ -48,3 +48,35 @@ def store(settings):
     s = Store(settings.db_path)
     yield s
     s.close()
+
+
+# --- the Ollama-protocol test server (issue #4): real SmolLM2 behind Ollama's HTTP API ------
+@pytest.fixture(scope="session")
+def ollama_server():
+    """A session-wide Ollama stand-in (tests/ollama_server.py); ``.url`` is its base URL.
+    Do not stop or slow it down: use ``make_ollama_server`` for that."""
+    pytest.importorskip("llama_cpp", reason="the Ollama test server needs llama-cpp-python")
+    from ollama_server import OllamaTestServer
+
+    server = OllamaTestServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_ollama_server():
+    """Factory for private test servers (stopped at the end of the test):
+    ``make_ollama_server(delay=2.0, digests={...}, present=[...])``."""
+    pytest.importorskip("llama_cpp", reason="the Ollama test server needs llama-cpp-python")
+    from ollama_server import OllamaTestServer
+
+    servers: list[OllamaTestServer] = []
+
+    def make(**kwargs):
+        server = OllamaTestServer(**kwargs).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()

@@ -1,0 +1,88 @@
+"""The Ollama-protocol test server itself speaks Ollama's API (checked with the `ollama`
+client, the same library llama-index's Ollama integration uses)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.model
+
+
+def test_tags_show_and_unknown_model(ollama_server):
+    tags = httpx.get(f"{ollama_server.url}/api/tags").json()["models"]
+    names = {m["name"] for m in tags}
+    assert "qwen2.5:7b-instruct" in names
+    assert all(len(m["digest"]) == 64 for m in tags)
+    show = httpx.post(f"{ollama_server.url}/api/show", json={"model": "qwen2.5:7b-instruct"}).json()
+    arch = show["model_info"]["general.architecture"]
+    assert show["model_info"][f"{arch}.context_length"] == 8192
+    assert {"modelfile", "parameters", "template", "details"} <= show.keys()
+    r = httpx.post(f"{ollama_server.url}/api/chat", json={"model": "nope:1b", "messages": []})
+    assert r.status_code == 404
+    assert r.json() == {"error": "model 'nope:1b' not found"}
+
+
+def test_chat_with_the_ollama_client(ollama_server):
+    import ollama
+
+    client = ollama.Client(host=ollama_server.url)
+    r = client.chat(model="qwen2.5:7b-instruct", messages=[{"role": "user", "content": "Hi"}],
+                    options={"num_predict": 16, "temperature": 0, "num_ctx": 2048})
+    assert r.done and r.done_reason in ("stop", "length")
+    assert r.message.content.strip()
+    assert r.eval_count and r.eval_count <= 16
+    assert r.prompt_eval_count and r.prompt_eval_count > 5
+    pieces = list(client.chat(model="qwen2.5:7b-instruct", stream=True,
+                              messages=[{"role": "user", "content": "Count to ten"}],
+                              options={"num_predict": 12, "temperature": 0}))
+    assert len(pieces) > 3 and pieces[-1].done and not pieces[0].done
+    with pytest.raises(ollama.ResponseError) as exc:
+        client.chat(model="missing:7b", messages=[{"role": "user", "content": "Hi"}])
+    assert exc.value.status_code == 404
+
+
+def test_generate_json_format_and_embed(ollama_server):
+    schema = {"type": "object", "properties": {"topic": {"type": "string"}},
+              "required": ["topic"]}
+    r = httpx.post(f"{ollama_server.url}/api/generate", timeout=60, json={
+        "model": "qwen2.5:3b-instruct", "prompt": "Name the topic of: cats purr.",
+        "format": schema, "stream": False, "options": {"num_predict": 40, "temperature": 0}})
+    body = r.json()
+    assert body["done"] is True
+    for key in ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration",
+                "eval_count", "eval_duration", "done_reason"):
+        assert key in body
+    if body["done_reason"] == "stop":
+        assert "topic" in json.loads(body["response"])
+    e = httpx.post(f"{ollama_server.url}/api/embed", timeout=60,
+                   json={"model": "nomic-embed-text", "input": ["alpha", "beta gamma"]}).json()
+    assert len(e["embeddings"]) == 2 and len(e["embeddings"][0]) == 576
+    one = httpx.post(f"{ollama_server.url}/api/embed", timeout=60,
+                     json={"model": "nomic-embed-text", "input": "alpha"}).json()
+    assert one["embeddings"][0] == pytest.approx(e["embeddings"][0], abs=1e-4)
+
+
+def test_pull_streams_progress_and_makes_the_tag_present(make_ollama_server):
+    server = make_ollama_server(present=[])
+    assert httpx.get(f"{server.url}/api/tags").json()["models"] == []
+    with httpx.stream("POST", f"{server.url}/api/pull", json={"model": "qwen2.5:7b-instruct"}) as r:
+        lines = [json.loads(line) for line in r.iter_lines() if line]
+    assert lines[-1] == {"status": "success"}
+    assert any("completed" in x and "total" in x for x in lines)
+    assert [m["name"] for m in httpx.get(f"{server.url}/api/tags").json()["models"]] == [
+        "qwen2.5:7b-instruct"]
+    assert httpx.post(f"{server.url}/api/pull", json={"model": "other:1b"}).status_code == 404
+
+
+def test_stop_and_start_on_the_same_port(make_ollama_server):
+    server = make_ollama_server()
+    url = server.url
+    server.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/api/tags", timeout=2)
+    server.start()
+    assert server.url == url
+    assert httpx.get(f"{url}/api/version", timeout=2).status_code == 200

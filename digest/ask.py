@@ -103,6 +103,13 @@ class Prepared:
     parent_id: int | None = None
 
 
+def default_search() -> Searcher:
+    """The hybrid retriever of issue #3 (imported on first use)."""
+    from kb.retrieval import search
+
+    return search
+
+
 def _date(h: SearchHit) -> str:
     return (h.published or "")[:10]
 
@@ -125,7 +132,7 @@ def fit_context(llm: LLM, question: str, hits: list[SearchHit], reserve: int
     """Keep the best-ranked sources whose prompt fits ``context_window - reserve`` tokens.
     Returns (kept, dropped post ids, messages).  Raises :class:`AskError` if none fits."""
     budget = llm.context_window - reserve
-    base = llm.count_tokens("\n".join(m.content for m in P.answer_messages(question, []))) + 16
+    base = llm.count_tokens("\n".join(m.content for m in P.answer_messages(question, []))) + 32
     kept, used = [], base
     for i, h in enumerate(hits):
         cost = llm.count_tokens(P.format_source(_docs(question, [h])[0])) + 2
@@ -161,10 +168,7 @@ def prepare(settings: Any, store: Any, question: str, *, filters: Filters | None
     standalone, parent = question, None
     if continue_:
         standalone, parent = rewrite_followup(store, llm, question)
-    if search is None:
-        from kb.retrieval import search as search_fn
-
-        search = search_fn
+    search = search or default_search()
     hits = search(settings, store, standalone, k=k, mode="hybrid", filters=filters)
     prep = Prepared(question, standalone, hits, [], [], embedder, parent_id=parent,
                     max_tokens=min(ANSWER_MAX_TOKENS, settings.llm.max_output_tokens))

@@ -1,0 +1,123 @@
+"""`kb ask`: a cited answer from the archive, streamed, or a plain "the archive does not say"."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+import click
+
+from kb.cli.app import EXIT_USAGE, App, KbError, console, emit_json, err_console
+from kb.search_types import Filters
+
+pass_app = click.make_pass_decorator(App)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date(value: str | None, flag: str) -> str | None:
+    if value is not None and not _DATE.match(value):
+        raise KbError(f"{flag} {value!r}: expected a date like 2025-01-31", EXIT_USAGE)
+    return value
+
+
+def _byline(authors: list[str], published: str | None) -> str:
+    return f"{', '.join(authors) or 'unknown author'} — {(published or '')[:10] or 'undated'}"
+
+
+def print_answer(answer: Any, *, streamed: bool) -> None:
+    """The checked answer (unless it was streamed), then cited sources or the nearest posts."""
+    if answer.abstained:
+        if streamed:
+            console.print()
+        console.print(answer.answer, style="yellow", markup=False, soft_wrap=True)
+        if answer.retrieved:
+            console.print("\nNearest posts:", style="bold")
+            for h in answer.nearest:
+                console.print(f"- {h.title} — {_byline(h.authors, h.published)} — {h.url}",
+                              markup=False, soft_wrap=True)
+        return
+    if streamed:
+        console.print()
+    else:
+        console.print(answer.answer, markup=False, soft_wrap=True)
+    if answer.removed_markers:
+        nums = ", ".join(f"[{n}]" for n in answer.removed_markers)
+        console.print(f"(removed citation {nums}: no such source was given to the model)",
+                      style="dim", markup=False, soft_wrap=True)
+    console.print("\nSources:", style="bold")
+    for c in answer.citations:
+        console.print(f"[{c.n}] {c.title} — {_byline(c.authors, c.published)} — {c.url}",
+                      markup=False, soft_wrap=True)
+        where = f"    passage: chars {c.start}–{c.end} of version {c.version}"
+        if not c.supported:
+            where += "  (weak: the passage may not support the sentence citing it)"
+        console.print(where, style="dim" if c.supported else "yellow", markup=False,
+                      soft_wrap=True)
+    if answer.dropped:
+        console.print(f"({len(answer.dropped)} lower-ranked sources left out to fit the model's "
+                      "context window)", style="dim")
+
+
+@click.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("--since", help="Only posts published on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only posts published on or before this date (YYYY-MM-DD).")
+@click.option("--author", help="Only posts by this author (case-insensitive substring).")
+@click.option("--source", help="Only posts from this source (name or id) or site.")
+@click.option("--af-only", is_flag=True, help="Only Alignment Forum posts.")
+@click.option("--k", "k", type=click.IntRange(1, 30), default=8, show_default=True,
+              help="How many posts to retrieve and give the model.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checked answer as JSON.")
+@click.option("--no-stream", is_flag=True, help="Print the answer when complete.")
+@click.option("--continue", "continue_", is_flag=True,
+              help="A follow-up: rewrite it into a standalone question using the last exchange.")
+@pass_app
+def ask(app: App, question: tuple[str, ...], since: str | None, until: str | None,
+        author: str | None, source: str | None, af_only: bool, k: int, as_json: bool,
+        no_stream: bool, continue_: bool) -> None:
+    """Answer QUESTION from the archive, citing posts as [n] — or say it is not covered.
+
+    Every [n] is checked after generation: citations of sources that were not given are
+    removed, and each cited sentence is compared with its passage (weak ones are marked)."""
+    from digest.ask import AskError
+    from digest.ask import ask as run_ask
+    from kb.embed.base import EmbedderError
+    from kb.models.base import LLMError
+    from kb.models.factory import get_llm, llm_notice
+
+    text = " ".join(question).strip()
+    if not text:
+        raise KbError("the question is empty", EXIT_USAGE)
+    filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
+                      author=author, source=source, af_only=af_only)
+    settings, store = app.settings, app.store
+    try:
+        llm = get_llm(settings)
+    except LLMError as exc:
+        raise KbError(str(exc)) from exc
+    notice = llm_notice(settings)
+    if notice:
+        err_console.print(notice, style="yellow", markup=False, soft_wrap=True)
+    stream = not (no_stream or as_json)
+    streamed: list[str] = []
+
+    def on_token(piece: str) -> None:
+        streamed.append(piece)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    try:
+        answer = run_ask(settings, store, text, filters=filters, k=k, llm=llm,
+                         on_token=on_token if stream else None, continue_=continue_)
+    except (AskError, LLMError, EmbedderError) as exc:
+        if streamed:
+            sys.stdout.write("\n")
+        raise KbError(str(exc)) from exc
+    if continue_ and answer.standalone_question != text and not as_json:
+        err_console.print(f"(asked as: {answer.standalone_question})", style="dim",
+                          markup=False, soft_wrap=True)
+    if as_json:
+        emit_json(answer.to_json())
+        return
+    print_answer(answer, streamed=bool(streamed))

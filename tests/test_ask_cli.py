@@ -1,0 +1,92 @@
+"""`kb ask` on the command line, with a scripted retriever, fake LLM and word embedder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from test_ask import Retriever, WordEmbedder, hits
+
+from digest import ask as ask_mod
+from kb.cli import cli
+from kb.models.fake import FakeLLM
+
+Q = "What is reward hacking in RL agents?"
+
+
+@pytest.fixture
+def wired(monkeypatch):
+    """Point `kb ask` at a scripted retriever, the word embedder and a given reply."""
+    retriever = Retriever(hits())
+    monkeypatch.setattr(ask_mod, "default_search", lambda: retriever)
+    monkeypatch.setattr("kb.embed.factory.get_embedder", lambda settings: WordEmbedder())
+
+    def with_reply(*replies: str) -> Retriever:
+        llm = FakeLLM(list(replies))
+        monkeypatch.setattr("kb.models.factory.get_llm", lambda settings: llm)
+        monkeypatch.setattr("kb.models.factory.llm_notice", lambda settings: None)
+        return retriever
+
+    return with_reply
+
+
+def test_streams_then_lists_only_cited_sources_with_weak_marked(wired):
+    wired("Reward hacking is when an agent exploits a flaw in the reward function [1]. "
+          "Reward hacking was first seen in boats collecting points [2]. Bogus [7].")
+    r = CliRunner().invoke(cli, ["ask", Q])
+    assert r.exit_code == 0, r.output
+    out = r.output
+    assert out.startswith("Reward hacking is when")  # the streamed reply comes first
+    assert "removed citation [7]" in out
+    sources = out.split("Sources:")[1]
+    assert "[1] Reward hacking in RL agents — Author 1 — 2024-01-15 — https://example.org/p/1" \
+        in sources
+    assert "[2] Sparse autoencoders" in sources and "[3]" not in sources and "[4]" not in sources
+    lines = sources.splitlines()
+    loc1 = lines[lines.index(next(x for x in lines if x.startswith("[1]"))) + 1]
+    assert "passage: chars 0–" in loc1 and "of version 1" in loc1 and "weak" not in loc1
+    loc2 = lines[lines.index(next(x for x in lines if x.startswith("[2]"))) + 1]
+    assert "weak" in loc2
+
+
+def test_json_output_and_filters(wired):
+    retriever = wired("Reward hacking exploits a flaw in the reward function [1].")
+    r = CliRunner().invoke(cli, ["ask", Q, "--json", "--since", "2024-01-01", "--author", "Au",
+                                 "--k", "4"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["abstained"] is False and [c["n"] for c in data["citations"]] == [1]
+    assert set(data["citations"][0]) >= {"n", "post_id", "title", "url", "supported", "start",
+                                         "end"}
+    assert len(data["retrieved"]) == 4
+    call = retriever.calls[0]
+    assert call["k"] == 4 and call["filters"].since == "2024-01-01"
+    assert call["filters"].author == "Au"
+
+
+def test_abstention_lists_the_nearest_posts(wired):
+    wired("I don't know.")
+    r = CliRunner().invoke(cli, ["ask", Q, "--no-stream"])
+    assert r.exit_code == 0, r.output
+    assert "The archive does not answer this" in r.output
+    assert "Nearest posts:" in r.output and "https://example.org/p/1" in r.output
+    assert "Sources:" not in r.output
+
+
+def test_bad_date_is_a_usage_error(wired):
+    wired("x")
+    r = CliRunner().invoke(cli, ["ask", Q, "--since", "last week"])
+    assert r.exit_code == 2 and "--since" in r.output
+
+
+def test_continue_rewrites_using_the_stored_exchange(wired):
+    wired("Reward hacking exploits a flaw in the reward function [1].")
+    assert CliRunner().invoke(cli, ["ask", Q, "--no-stream"]).exit_code == 0
+    retriever = wired("How do RL agents exploit a flaw in the reward function?",
+                      "They exploit a flaw in the reward function [1].")
+    r = CliRunner().invoke(cli, ["ask", "--continue", "--json", "how", "do", "they?"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["standalone_question"] == "How do RL agents exploit a flaw in the reward function?"
+    assert retriever.calls[-1]["query"] == data["standalone_question"]

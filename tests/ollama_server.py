@@ -36,13 +36,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from kb.models.spec import normalize_tag  # noqa: E402
+
 DEFAULT_NUM_CTX = 4096  # Ollama's default when a client does not pass options.num_ctx
 DEFAULT_NUM_PREDICT = 256  # a cap for the test server (Ollama's default is "until done")
-
-
-def normalize_tag(tag: str) -> str:
-    """``nomic-embed-text`` and ``nomic-embed-text:latest`` are the same Ollama model."""
-    return tag if ":" in tag.rsplit("/", 1)[-1] else tag + ":latest"
 
 
 def locked_tags(lock: dict[str, Any]) -> list[str]:
@@ -203,6 +200,11 @@ class OllamaTestServer:
         self.digests.update({normalize_tag(k): v for k, v in (digests or {}).items()})
         self.present = {normalize_tag(t) for t in (self.tags if present is None else present)}
         self.delay = delay
+        # set stream_gate to an Event to hold every NDJSON stream after its first line until
+        # the event is set; stream_paused is set while a stream is held (for tests that prove
+        # pieces arrive incrementally)
+        self.stream_gate: threading.Event | None = None
+        self.stream_paused = threading.Event()
         self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (method, path, body)
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
@@ -300,10 +302,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
-        for obj in lines:
+        for i, obj in enumerate(lines):
             data = (json.dumps(obj) + "\n").encode()
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
+            gate = self.ollama.stream_gate
+            if i == 0 and gate is not None:
+                self.ollama.stream_paused.set()
+                gate.wait(10)
+                self.ollama.stream_paused.clear()
         self.wfile.write(b"0\r\n\r\n")
 
     def _body(self) -> dict[str, Any]:

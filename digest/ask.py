@@ -110,6 +110,23 @@ def default_search() -> Searcher:
     return search
 
 
+def stored_passage_vectors(settings: Any, embedder: Embedder, hits: list[SearchHit]
+                           ) -> list[list[float] | None] | None:
+    """The index's vectors of the hits' chunks (None where it has none), so the relevance
+    check does not embed passages again.  None when there is no index to ask."""
+    ids = [h.chunk_id for h in hits]
+    if not all(ids) or (settings.index.chroma == "persistent"
+                        and not settings.chroma_path.exists()):
+        return None
+    try:
+        from kb.index.vector import open_index
+
+        got = open_index(settings, embedder.model_id, embedder.dim).get_embeddings(ids)
+    except Exception:  # a damaged or foreign index: fall back to embedding the passages
+        return None
+    return [got.get(i) for i in ids]
+
+
 def _date(h: SearchHit) -> str:
     return (h.published or "")[:10]
 
@@ -161,6 +178,7 @@ def prepare(settings: Any, store: Any, question: str, *, filters: Filters | None
         from kb.models.factory import get_llm
 
         llm = get_llm(settings)
+    stored_vectors = embedder is None  # the index holds vectors of the configured embedder
     if embedder is None:
         from kb.embed.factory import get_embedder
 
@@ -175,7 +193,9 @@ def prepare(settings: Any, store: Any, question: str, *, filters: Filters | None
     if not hits:
         prep.abstain_reason = "nothing in the archive matches the question"
         return prep
-    prep.relevance = relevance(embedder, standalone, [h.text for h in hits[:RELEVANCE_TOP]])
+    top = hits[:RELEVANCE_TOP]
+    vectors = stored_passage_vectors(settings, embedder, top) if stored_vectors else None
+    prep.relevance = relevance(embedder, standalone, [h.text for h in top], vectors)
     if prep.relevance < RELEVANCE_SIM:
         prep.abstain_reason = ("no post in the archive is close enough to the question "
                                f"(best similarity {prep.relevance:.2f} < {RELEVANCE_SIM:.2f})")

@@ -123,9 +123,18 @@ def check_claims(embedder: Embedder, items: list[Claim], passages: dict[int, str
             c.supported[n] = is_supported(c.sim[n], c.overlap[n])
 
 
-def relevance(embedder: Embedder, question: str, passages: list[str]) -> float:
-    """Best cosine similarity of the question to any of ``passages`` (0 with none)."""
+def relevance(embedder: Embedder, question: str, passages: list[str],
+              vectors: list[list[float] | None] | None = None) -> float:
+    """Best cosine similarity of the question to any of ``passages`` (0 with none).
+    ``vectors[i]``, when given, is passage i's stored vector (saves embedding it again)."""
     if not passages:
         return 0.0
+    vecs: list[list[float] | None] = (list(vectors) if vectors is not None
+                                      else [None] * len(passages))
+    missing = [i for i, v in enumerate(vecs) if v is None]
+    if missing:
+        for i, v in zip(missing, embedder.embed_documents([passages[i] for i in missing]),
+                        strict=True):
+            vecs[i] = v
     q = embedder.embed_query(question)
-    return max(cosine(q, p) for p in embedder.embed_documents(passages))
+    return max(cosine(q, v) for v in vecs if v is not None)

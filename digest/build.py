@@ -1,0 +1,208 @@
+"""The digest of one day: collect → summarize → themes → render → verify → store + write.
+
+Re-running an unchanged day (same posts, versions, summaries, model and prompts) makes no
+model call and writes the same file.  A digest that fails verification is neither stored
+nor written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from digest import prompts
+from digest.days import local_time, posts_of_day
+from digest.llmtools import CountingLLM, counting
+from digest.render import render
+from digest.repo import cache_key, get_digest, list_digests, save_digest
+from digest.summarize import cached_summary, summarize_posts
+from digest.text import first_sentences
+from digest.themes import THREAD_LOOKBACK, Member, build_themes
+from digest.verify import DigestVerificationError, verify
+from kb.embed.base import Embedder
+from kb.models.base import LLM
+from kb.store.db import Store
+from kb.store.posts import Post, get_post
+
+log = logging.getLogger("digest.build")
+
+RENDER_VERSION = "r1"
+
+
+@dataclass
+class DigestResult:
+    day: str
+    status: str  # written | unchanged | empty | failed
+    path: Path | None = None
+    posts: int = 0
+    themes: int = 0
+    pending: int = 0
+    calls: int = 0
+    message: str = ""
+    markdown: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("written", "unchanged", "empty")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"date": self.day, "status": self.status, "path": str(self.path or ""),
+                "posts": self.posts, "themes": self.themes, "pending": self.pending,
+                "model_calls": self.calls, "message": self.message}
+
+
+def source_label(store: Store, post: Post) -> str:
+    on_lw = any("lesswrong.com/" in u for u in post.urls)
+    if post.is_af:
+        return "Alignment Forum" + (" (crossposted to LessWrong)" if on_lw else "")
+    if post.site == "www.lesswrong.com":
+        return "LessWrong"
+    if post.source_id is not None:
+        row = store.conn.execute("SELECT name FROM sources WHERE id = ?",
+                                 (post.source_id,)).fetchone()
+        if row and not str(row[0]).startswith(("file:", "/")):
+            return f"{row[0]} ({post.site})" if post.site and post.site != row[0] else str(row[0])
+    return post.site or "local file"
+
+
+def digest_path(settings: Any, day: str) -> Path:
+    return Path(settings.digests_dir) / f"{day}.md"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file in the same directory and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def collect(settings: Any, store: Store, day: date, model_id: str) -> dict[str, Any]:
+    """The day's posts with their summaries by ``model_id``, numbered, without themes."""
+    tz = settings.digest.timezone
+    dp = posts_of_day(store, day, tz)
+    listed, also, updated = [], [], []
+    for pid in dp.published:
+        post = get_post(store, pid, with_text=False)
+        if post is None:
+            continue
+        s = cached_summary(store, pid, model_id)
+        entry: dict[str, Any] = {
+            "id": post.id, "title": post.title, "url": post.canonical_url,
+            "authors": post.authors, "published": post.published,
+            "published_local": local_time(post.published, tz), "source": source_label(store, post),
+            "version": post.version, "status": "ok" if s and s.ok else "pending",
+            "relevance": s.relevance if s and s.ok else None,
+            "summary": s.summary if s and s.ok else "",
+            "implications": s.implications if s and s.ok else "",
+        }
+        if entry["relevance"] == "off-topic":
+            also.append({k: entry[k] for k in ("id", "title", "url", "source")}
+                        | {"summary": first_sentences(entry["summary"], 1)})
+        else:
+            listed.append(entry)
+    for n, entry in enumerate(listed, 1):
+        entry["n"] = n
+    for pid in dp.updated:
+        post = get_post(store, pid, with_text=False)
+        if post is not None:
+            updated.append({"id": post.id, "title": post.title, "url": post.canonical_url,
+                            "source": source_label(store, post), "version": post.version,
+                            "changed_at": post.changed_at})
+    return {"date": day.isoformat(), "timezone": tz, "posts": listed, "also_published": also,
+            "updated": updated}
+
+
+def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = None,
+                 embedder: Embedder | None = None, write: bool = True) -> DigestResult:
+    """Build, verify, store and write the digest of ``day``."""
+    d = day.isoformat()
+    c: CountingLLM = counting(llm) if llm is not None else CountingLLM(
+        factory=lambda: _default_llm(settings))
+    dp = posts_of_day(store, day, settings.digest.timezone)
+    if not dp.published and not dp.updated:
+        return DigestResult(d, "empty", message=f"no posts on {d}")
+    model_id = c.model_id
+    report = summarize_posts(store, c, dp.published, parallel=settings.digest.parallel)
+    data = collect(settings, store, day, model_id)
+    pending = sum(1 for p in data["posts"] if p["status"] != "ok")
+    embed_model = embedder.model_id if embedder is not None else f"({settings.embed.backend})"
+    inputs = cache_key("digest", RENDER_VERSION, prompts.PROMPT_VERSION, model_id,
+                       settings.embed.backend, settings.digest.max_themes, data)
+    result = DigestResult(d, "written", path=digest_path(settings, d) if write else None,
+                          posts=len(data["posts"]) + len(data["also_published"]),
+                          pending=pending)
+    old = get_digest(store, d)
+    if old is not None and old.inputs_hash == inputs and old.complete:
+        result.status, result.markdown, result.data = "unchanged", old.markdown, old.data
+        result.themes = len(old.data.get("themes", []))
+        if write and result.path is not None and (
+                not result.path.exists() or result.path.read_text(encoding="utf-8") != old.markdown):
+            write_atomic(result.path, old.markdown)
+        result.calls = c.calls
+        result.message = f"{d}: unchanged ({result.path or 'stored'})"
+        return result
+
+    on_topic = [p for p in data["posts"] if p["status"] == "ok"]
+    members = [Member(p["n"], p["id"], p["title"], p["summary"], p["implications"])
+               for p in on_topic]
+    failures = 0
+    if members:
+        emb = embedder if embedder is not None else _default_embedder(settings)
+        embed_model = emb.model_id
+        earlier = [x.data for x in list_digests(store, before=d, limit=THREAD_LOOKBACK)]
+        tr = build_themes(store, c, emb, members, max_themes=settings.digest.max_themes,
+                          earlier=earlier)
+        data["themes"] = [t.to_json() for t in tr.themes]
+        data["connections"] = tr.connections
+        data["removed_markers"] = tr.removed_markers
+        failures = tr.model_failures
+    else:
+        data["themes"], data["connections"], data["removed_markers"] = [], "", []
+    data |= {"model": model_id, "embed_model": embed_model,
+             "prompt_version": prompts.PROMPT_VERSION, "render_version": RENDER_VERSION,
+             "pending": pending, "summary_failures": [
+                 {"post_id": p, "error": e} for p, e in report.failures]}
+    md = render(data)
+    result.calls = c.calls
+    result.themes = len(data["themes"])
+    try:
+        verify(md, store, d)
+    except DigestVerificationError as exc:
+        log.error("%s", exc)
+        result.status, result.message = "failed", str(exc)
+        return result
+    complete = pending == 0 and failures == 0
+    save_digest(store, d, data, md, model_id, inputs, complete)
+    if write and result.path is not None:
+        write_atomic(result.path, md)
+    result.markdown, result.data = md, data
+    extra = f", {pending} pending" if pending else ""
+    result.message = (f"{d}: {result.posts} posts, {result.themes} themes{extra} "
+                      f"-> {result.path or 'stored'}")
+    return result
+
+
+def _default_llm(settings: Any) -> LLM:
+    from kb.models.factory import get_llm
+
+    return get_llm(settings)
+
+
+def _default_embedder(settings: Any) -> Embedder:
+    from kb.embed.factory import get_embedder
+
+    return get_embedder(settings)

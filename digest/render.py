@@ -1,0 +1,107 @@
+"""Markdown of a structured digest, in the format readers of the daily digest know.
+
+Titles and links come from the store (the digest JSON copies them from there); model text
+has already been reduced to plain sentences with citation markers.  Store text is escaped so
+it renders as text: a title cannot open a link, a heading or an autolink.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+HEADER = "# AI Alignment Daily Digest - {day}"
+THEMES = "## Key Themes and Developments"
+CONNECTIONS = "### Connections and Broader Implications"
+INDIVIDUAL = "## Individual Post Summaries"
+UPDATED = "## Updated Posts"
+ALSO = "## Also Published"
+
+_ESC = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def esc(text: str) -> str:
+    """Escape Markdown syntax in store text (titles, names); defuse autolinks."""
+    t = " ".join(str(text).split())
+    t = _ESC.sub(r"\\\1", t)
+    t = t.replace("://", r":\/\/")
+    if t.startswith(("#", "-", "+", ">", "=")):
+        t = "\\" + t
+    return t
+
+
+def unesc(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def link(title: str, url: str) -> str:
+    return f"[{esc(title)}]({url})"
+
+
+def _byline(authors: list[str]) -> str:
+    if not authors:
+        return ""
+    names = ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")
+    return f" by {esc(names)}"
+
+
+def _model_line(model_id: str) -> str:
+    name, _, digest = model_id.partition("@")
+    return f"{name} (digest {digest})" if digest else name
+
+
+def render(data: dict[str, Any]) -> str:
+    posts = {p["n"]: p for p in data["posts"]}
+    out = [HEADER.format(day=data["date"]), "", THEMES, ""]
+    themes = data.get("themes") or []
+    if not themes:
+        out += ["No posts about AI alignment were published on this day.", ""]
+    for i, t in enumerate(themes, 1):
+        out += [f"### {i}. {esc(t['name'])}", "", "**Key Posts:**", ""]
+        for n in t["numbers"]:
+            p = posts[n]
+            out.append(f"- {link(p['title'], p['url'])}{_byline(p['authors'])} [{n}]")
+        out += ["", "**Summary:**", ""]
+        out += [f"- {b}" for b in t["summary"]]
+        out += ["", "**Broader Implications:**", "", t["implications"] or "—", ""]
+        if t.get("continues"):
+            c = t["continues"]
+            out += [f"*Continuing thread:* this theme continues “{esc(c['name'])}” from the "
+                    f"digest of {c['date']}.", ""]
+    if themes:
+        out += [CONNECTIONS, "", data.get("connections") or "—", ""]
+    out += [INDIVIDUAL, ""]
+    if not data["posts"]:
+        out += ["No posts about AI alignment were published on this day.", ""]
+    for p in data["posts"]:
+        when = p.get("published_local") or ""
+        out += [f"### {p['n']}. {esc(p['title'])}", "",
+                f"Source: {esc(p['source'])}{_byline(p['authors'])}" + (f" · {when}" if when else ""),
+                "", f"Link: {p['url']}", ""]
+        if p["status"] == "ok":
+            out += [f"Summary: {p['summary']}", ""]
+            if p.get("implications"):
+                out += [f"Implications: {p['implications']}", ""]
+        else:
+            out += ["Summary: (pending: the model has not summarized this post yet; "
+                    "`kb daily` will retry)", ""]
+    if data.get("updated"):
+        out += [UPDATED, ""]
+        for u in data["updated"]:
+            out.append(f"- {link(u['title'], u['url'])} — {esc(u['source'])}, edited on this "
+                       f"day (now version {u['version']})")
+        out.append("")
+    if data.get("also_published"):
+        out += [ALSO, ""]
+        for a in data["also_published"]:
+            line = f"- {link(a['title'], a['url'])} — {esc(a['source'])}"
+            if a.get("summary"):
+                line += f": {a['summary']}"
+            out.append(line)
+        out.append("")
+    out += ["---", "",
+            f"*Written by kb with the model {esc(_model_line(data['model']))}; embeddings "
+            f"{esc(data.get('embed_model') or '-')}; prompts {esc(data['prompt_version'])}; "
+            f"times in {esc(data['timezone'])}. Titles and links come from the archive; "
+            "[n] refers to the numbered post summaries.*", ""]
+    return "\n".join(out)

@@ -1,0 +1,334 @@
+"""Per-post summaries: 3-5 sentences, a relevance label and (when relevant) one implication.
+
+Cached by (version content hash, model id, prompt version): re-running makes no model call.
+Structured output is validated; invalid output is retried once, then parsed as plain text,
+then asked for once more as plain text; anything still unusable leaves the post *pending*
+(stored as such, retried next run) — never garbage.  Posts longer than the model's context
+are summarized map-reduce over parts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from digest import prompts
+from digest.llmtools import CountingLLM, counting
+from digest.repo import Summary, get_summary, save_summary
+from digest.text import extract_json, labelled_fields, plain, sentences
+from kb.models.base import LLM, LLMError, Message, ModelUnavailable
+from kb.store.db import Store
+
+log = logging.getLogger("digest.summarize")
+
+SUMMARY_MAX_TOKENS = 400
+PART_MAX_TOKENS = 220
+MIN_CHARS, MIN_WORDS = 40, 8
+SHORT_POST_WORDS = 25  # below this, a post has no real body to summarize
+RELEVANCE = ("core", "related", "off-topic")
+_MARKERS = re.compile(r"\[\s*\d{1,3}(?:\s*,\s*\d{1,3})*\s*\]|\^\d+|↩︎?")
+
+
+class SummaryFailed(Exception):
+    """The model's output stayed unusable; the post stays pending."""
+
+
+@dataclass
+class Parsed:
+    summary: str
+    relevance: str
+    implications: str
+
+
+def _relevance(value: Any) -> str | None:
+    v = str(value or "").strip().lower().replace("_", "-").replace(" ", "-").strip(".\"'")
+    if v in ("offtopic", "off-topic", "not-relevant", "irrelevant", "none"):
+        return "off-topic"
+    return v if v in RELEVANCE else None
+
+
+def check_summary(summary: str, title: str) -> str | None:
+    """Why ``summary`` is not usable, or None."""
+    low = summary.lower()
+    words = summary.split()
+    if len(summary) < MIN_CHARS or len(words) < MIN_WORDS:
+        return "summary too short"
+    if any(m in low for m in prompts.ECHO_MARKERS):
+        return "the reply echoed the prompt"
+    if low.strip(" .") == title.lower().strip(" ."):
+        return "the summary is only the title"
+    if len(words) >= 20 and len({w.lower() for w in words}) / len(words) < 0.3:
+        return "the summary repeats itself"
+    return None
+
+
+def validate(obj: dict[str, Any] | None, title: str, *, default_relevance: str | None = None
+             ) -> tuple[Parsed | None, str]:
+    """A usable summary from a parsed reply, or (None, reason)."""
+    if not obj:
+        return None, "no JSON object in the reply"
+    raw = obj.get("summary")
+    if not isinstance(raw, str):
+        return None, "no summary text"
+    summary = _MARKERS.sub("", plain(raw, max_chars=1500))
+    summary = re.sub(r"\s+([.,;:])", r"\1", re.sub(r"\s{2,}", " ", summary)).strip()
+    why = check_summary(summary, title)
+    if why:
+        return None, why
+    sents = sentences(summary)
+    if len(sents) > 5:
+        summary = " ".join(sents[:5])
+    relevance = _relevance(obj.get("relevance")) or default_relevance
+    if relevance is None:
+        return None, "relevance is not core, related or off-topic"
+    impl = ""
+    if relevance != "off-topic" and isinstance(obj.get("implications"), str):
+        impl = _MARKERS.sub("", plain(obj["implications"], max_chars=400))
+        impl = (sentences(impl) or [""])[0]
+        if len(impl) < 15 or any(m in impl.lower() for m in prompts.ECHO_MARKERS):
+            impl = ""
+    return Parsed(summary, relevance, impl), ""
+
+
+def _text_parse(raw: str, title: str) -> Parsed | None:
+    """Plain-text fallback: labelled lines or truncated JSON."""
+    fields = labelled_fields(raw)
+    if "summary" not in fields:
+        if raw.lstrip().startswith(("{", "[")):
+            return None
+        fields = {"summary": raw}
+    rel = _relevance(fields.get("relevance", "").split()[0] if fields.get("relevance") else "")
+    parsed, _ = validate({"summary": fields["summary"], "relevance": rel or "related",
+                          "implications": fields.get("implications", "")}, title)
+    return parsed
+
+
+def _summarize_body(llm: LLM, title: str, authors: list[str], body: str, *, notes: bool
+                    ) -> tuple[Parsed, str]:
+    msgs = prompts.summary_messages(title, authors, body, notes=notes)
+    replies: list[str] = []
+    reason = ""
+    for attempt in range(2):
+        reply = llm.chat(msgs, max_tokens=SUMMARY_MAX_TOKENS,
+                         json_schema=prompts.SUMMARY_SCHEMA).text
+        replies.append(reply)
+        parsed, reason = validate(extract_json(reply), title)
+        if parsed:
+            return parsed, "json" if attempt == 0 else "json-retry"
+        log.info("summary of %r invalid (%s)%s", title, reason, "; retrying" if not attempt else "")
+        msgs = [*msgs, Message("assistant", reply[:2000]), prompts.retry_message(reason)]
+    for reply in replies:
+        parsed2 = _text_parse(reply, title)
+        if parsed2:
+            return parsed2, "text"
+    reply = llm.chat(prompts.summary_messages(title, authors, body, notes=notes, plain_text=True),
+                     max_tokens=SUMMARY_MAX_TOKENS).text
+    parsed2 = _text_parse(reply, title)
+    if parsed2:
+        return parsed2, "text"
+    raise SummaryFailed(f"model output was not a usable summary ({reason})")
+
+
+# --- long posts: map-reduce over parts ---------------------------------------------------------
+def _budget(llm: LLM, system: str) -> int:
+    return llm.context_window - llm.count_tokens(system) - SUMMARY_MAX_TOKENS - 160
+
+
+def split_parts(llm: LLM, text: str, budget: int) -> list[str]:
+    """Paragraph-aligned parts of at most ``budget`` tokens each."""
+    total = max(1, llm.count_tokens(text))
+    chars_per_part = max(200, int(len(text) * budget / total * 0.9))
+    paras = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    pieces: list[str] = []
+    for p in paras:  # paragraphs longer than a part are cut at sentence or character bounds
+        while len(p) > chars_per_part:
+            cut = p.rfind(". ", 0, chars_per_part)
+            cut = cut + 1 if cut > chars_per_part // 2 else chars_per_part
+            pieces.append(p[:cut])
+            p = p[cut:].lstrip()
+        if p:
+            pieces.append(p)
+    parts: list[str] = []
+    cur = ""
+    for piece in pieces:
+        if cur and len(cur) + len(piece) + 2 > chars_per_part:
+            parts.append(cur)
+            cur = piece
+        else:
+            cur = f"{cur}\n\n{piece}" if cur else piece
+    if cur:
+        parts.append(cur)
+    return parts
+
+
+def _notes(llm: LLM, title: str, text: str, depth: int) -> str:
+    budget = _budget(llm, prompts.PART_SYSTEM)
+    parts = split_parts(llm, text, budget)
+    notes: list[str] = []
+    for i, part in enumerate(parts, 1):
+        reply = llm.chat(prompts.part_messages(title, part, i, len(parts)),
+                         max_tokens=PART_MAX_TOKENS, json_schema=prompts.PART_SCHEMA).text
+        obj = extract_json(reply)
+        note = plain(str(obj.get("notes", "")) if obj else reply, max_chars=800)
+        if len(note) >= 20 and not any(m in note.lower() for m in prompts.ECHO_MARKERS):
+            notes.append(f"Part {i}: {note}")
+    if not notes:
+        raise SummaryFailed("the model gave no usable notes for any part of this long post")
+    joined = "\n".join(notes)
+    if llm.count_tokens(joined) > _budget(llm, prompts.SUMMARY_SYSTEM) and depth < 3:
+        return _notes(llm, title, joined, depth + 1)
+    return joined
+
+
+def summarize_text(llm: LLM, title: str, authors: list[str], text: str) -> tuple[Parsed, str]:
+    """(parsed summary, method) for one post text; raises SummaryFailed or LLMError."""
+    words = len(text.split())
+    if words < SHORT_POST_WORDS:
+        return _short_post(llm, title, authors, text)
+    if llm.count_tokens(text) <= _budget(llm, prompts.SUMMARY_SYSTEM) - 40:
+        return _summarize_body(llm, title, authors, text, notes=False)
+    notes = _notes(llm, title, text, 0)
+    parsed, method = _summarize_body(llm, title, authors, notes, notes=True)
+    return parsed, "map-reduce+" + method
+
+
+def _short_post(llm: LLM, title: str, authors: list[str], text: str) -> tuple[Parsed, str]:
+    """A post with (almost) no body: say so plainly; the model only labels relevance."""
+    reply = llm.chat(prompts.summary_messages(title, authors, text or "(no body text)"),
+                     max_tokens=SUMMARY_MAX_TOKENS, json_schema=prompts.SUMMARY_SCHEMA).text
+    obj = extract_json(reply) or {}
+    relevance = _relevance(obj.get("relevance")) or "related"
+    body = plain(text, max_chars=300)
+    summary = (f"This post has little or no text beyond its title, “{plain(title)}”."
+               + (f" Its whole body reads: “{body}”" if body else ""))
+    return Parsed(summary, relevance, ""), "short"
+
+
+# --- posts in the store --------------------------------------------------------------------------
+def current_version(store: Store, post_id: str) -> dict[str, Any] | None:
+    row = store.conn.execute(
+        "SELECT p.id, p.title, p.authors, v.version, v.content_hash, v.text FROM posts p JOIN "
+        "post_versions v ON v.post_id = p.id WHERE p.id = ? ORDER BY v.version DESC LIMIT 1",
+        (post_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def cached_summary(store: Store, post_id: str, model_id: str) -> Summary | None:
+    """The summary of the post's current version by this model and prompt, if any."""
+    cur = current_version(store, post_id)
+    if cur is None:
+        return None
+    return get_summary(store, post_id, cur["content_hash"], model_id, prompts.PROMPT_VERSION)
+
+
+def summarize_post(store: Store, llm: LLM, post_id: str) -> tuple[Summary, bool]:
+    """(summary row, made now) for the post's current version.  Model errors become a
+    pending row; ModelUnavailable is re-raised after recording it."""
+    import json
+
+    cur = current_version(store, post_id)
+    if cur is None:
+        raise KeyError(f"no post {post_id!r} with text in the archive")
+    model_id = llm.model_id
+    hit = get_summary(store, post_id, cur["content_hash"], model_id, prompts.PROMPT_VERSION)
+    if hit is not None and hit.ok:
+        return hit, False
+    c = CountingLLM(llm)
+    row = Summary(post_id=post_id, version=cur["version"], content_hash=cur["content_hash"],
+                  model_id=model_id, prompt_version=prompts.PROMPT_VERSION, status="pending")
+    try:
+        parsed, method = summarize_text(c, cur["title"], json.loads(cur["authors"]), cur["text"])
+        row.status, row.summary, row.relevance = "ok", parsed.summary, parsed.relevance
+        row.implications, row.method = parsed.implications, method
+    except (SummaryFailed, LLMError) as exc:
+        row.error = str(exc) or type(exc).__name__
+        log.warning("summary of %s pending: %s", post_id, row.error)
+        row.calls = c.calls
+        save_summary(store, row)
+        if isinstance(exc, ModelUnavailable):
+            raise
+        return row, True
+    row.calls = c.calls
+    save_summary(store, row)
+    return row, True
+
+
+@dataclass
+class SummarizeReport:
+    total: int = 0
+    made: int = 0
+    cached: int = 0
+    pending: int = 0
+    calls: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (post id, message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"total": self.total, "summarized": self.made, "cached": self.cached,
+                "pending": self.pending, "model_calls": self.calls,
+                "failures": [{"post_id": p, "error": e} for p, e in self.failures]}
+
+
+def select_posts(store: Store, *, since: str | None = None, post_ids: list[str] | None = None
+                 ) -> list[str]:
+    if post_ids:
+        return list(dict.fromkeys(post_ids))
+    sql = "SELECT id FROM posts"
+    args: list[Any] = []
+    if since:
+        sql += " WHERE COALESCE(published, first_seen_at) >= ?"
+        args.append(since)
+    return [r[0] for r in store.conn.execute(sql + " ORDER BY COALESCE(published, "
+                                             "first_seen_at), id", args)]
+
+
+def summarize_posts(store: Store, llm: LLM, post_ids: list[str], *, parallel: int = 1,
+                    on_done: Callable[[str, Summary | None], None] | None = None
+                    ) -> SummarizeReport:
+    """Summaries for ``post_ids`` with at most ``parallel`` model requests in flight.  A failed
+    post is left pending and the run goes on; once the model is unavailable the remaining
+    posts are marked pending without further calls."""
+    c = counting(llm)
+    report = SummarizeReport(total=len(post_ids))
+    todo: list[str] = []
+    for pid in post_ids:  # cache hits first, without touching the model
+        cur = current_version(store, pid)
+        if cur is None:
+            report.total -= 1
+            continue
+        hit = get_summary(store, pid, cur["content_hash"], c.model_id, prompts.PROMPT_VERSION)
+        if hit is not None and hit.ok:
+            report.cached += 1
+            if on_done:
+                on_done(pid, hit)
+        else:
+            todo.append(pid)
+    unavailable: str | None = None
+
+    def one(pid: str) -> tuple[str, Summary | None, str | None]:
+        if unavailable:
+            return pid, None, unavailable
+        try:
+            row, _ = summarize_post(store, c, pid)
+            return pid, row, row.error if not row.ok else None
+        except ModelUnavailable as exc:
+            return pid, None, str(exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = [pool.submit(one, pid) for pid in todo]
+        for fut in as_completed(futures):
+            pid, row, err = fut.result()
+            if row is not None and row.ok:
+                report.made += 1
+            else:
+                report.pending += 1
+                report.failures.append((pid, err or "pending"))
+                if row is None and err and unavailable is None:
+                    unavailable = err
+            if on_done:
+                on_done(pid, row)
+    report.calls = c.calls
+    return report

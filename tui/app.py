@@ -58,7 +58,8 @@ class KbApp(App[None]):
     ]
 
     def __init__(self, settings: Settings | None = None, store: Store | None = None, *,
-                 llm: Any = None, search_mode: str | None = None, start: str = "digests",
+                 llm: Any = None, ask_options: dict[str, Any] | None = None,
+                 search_mode: str | None = None, start: str = "digests",
                  theme: str = DARK, open_post: str | None = None) -> None:
         super().__init__()
         self.settings = settings or load_settings()
@@ -67,6 +68,7 @@ class KbApp(App[None]):
             store = Store(self.settings.db_path)
         self.store = store
         self.llm = llm
+        self.ask_options = dict(ask_options or {})  # extra ask() arguments (tests: embedder)
         self.search_mode = search_mode or "hybrid"
         self.start_mode = start if start in SCREENS else "digests"
         self.theme = theme

@@ -113,3 +113,29 @@ def build_archive(store: Store, digests_dir: Path, *, digests: bool = True) -> d
         (digests_dir / f"{DIGEST_DAY}.md").write_text(DIGEST_MD, encoding="utf-8")
         (digests_dir / f"{OLDER_DAY}.md").write_text(OLDER_MD, encoding="utf-8")
     return ids
+
+
+def hit_for(store: Store, post_id: str, passage: str):
+    """A SearchHit of ``passage`` in the current text of ``post_id`` (real offsets)."""
+    from kb.search_types import SearchHit
+    from kb.store.posts import get_post
+
+    post = get_post(store, post_id)
+    assert post is not None
+    start = post.text.index(passage)
+    return SearchHit(post_id=post.id, title=post.title, url=post.canonical_url,
+                     published=post.published, score=1.0, text=passage, start=start,
+                     end=start + len(passage), authors=post.authors, version=post.version,
+                     site=post.site)
+
+
+class Retriever:
+    """A scripted search function with kb.retrieval.search's signature."""
+
+    def __init__(self, hits: list) -> None:
+        self.hits = hits
+        self.calls: list[dict] = []
+
+    def __call__(self, settings, store, query, **kw):
+        self.calls.append({"query": query, **kw})
+        return list(self.hits)

@@ -1,0 +1,260 @@
+"""Ask: a question, the answer streamed in place, its sources; follow-ups continue.
+
+The model runs in a thread worker; each piece of text is posted back and appended to the
+answer's Markdown through a :class:`MarkdownStream` (appends, never a re-render per token).
+Esc sets a flag the token callback checks, which stops the generation."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Markdown, OptionList, Static
+from textual.widgets.markdown import MarkdownStream
+from textual.widgets.option_list import Option
+
+from tui.safe import clean, join, one_line
+
+INTRO = ("Ask a question about the archive. Answers cite the posts they use as `[n]`; pick a "
+         "source on the right to read the cited passage. Follow-up questions continue the "
+         "conversation (`Ctrl+N` starts a new one); `Esc` stops an answer being written.")
+
+
+class Cancelled(Exception):
+    """Raised inside the model's token callback to stop generation."""
+
+
+class AskScreen(Screen[None]):
+    TITLE_TEXT = "Ask"
+    HELP = (
+        "Type a question and press `Enter`. kb retrieves passages from the archive, and the "
+        "model's answer appears as it is written, citing sources as `[n]`. The **Sources** "
+        "list shows each cited post (✓ = the cited sentence is supported by the passage, "
+        "? = weakly); `Enter` on one opens the post scrolled to the cited passage, "
+        "highlighted. When the archive does not answer, kb says so and lists the nearest "
+        "posts instead.\n\nAsk again to follow up: the conversation continues. `Ctrl+N` starts "
+        "a new conversation; `Esc` stops generation; `Tab` moves between the question and the "
+        "sources."
+    )
+    BINDINGS = [
+        Binding("escape", "cancel", "Stop answer"),
+        Binding("ctrl+n", "new_conversation", "New conversation"),
+        Binding("ctrl+o", "focus_sources", "Sources list"),
+    ]
+
+    class Token(Message):
+        def __init__(self, serial: int, text: str) -> None:
+            super().__init__()
+            self.serial, self.text = serial, text
+
+    class Finished(Message):
+        def __init__(self, serial: int, answer: Any = None, error: str = "",
+                     cancelled: bool = False) -> None:
+            super().__init__()
+            self.serial, self.answer, self.error, self.cancelled = serial, answer, error, cancelled
+
+    class Notice(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.serial = 0
+        self.turns = 0  # completed exchanges in this conversation
+        self.generating = False
+        self._cancel = threading.Event()
+        self._stream: MarkdownStream | None = None
+        self._answer_md: Markdown | None = None
+        self._streamed: list[str] = []
+        self.targets: list[dict[str, Any]] = []  # what each Sources option opens
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="ask-notice")
+        with Horizontal(id="ask-main"):
+            with VerticalScroll(id="conversation"):
+                yield Markdown(INTRO, id="ask-intro")
+            with Vertical(id="ask-sources-pane"):
+                yield Label("Sources", classes="pane-title")
+                yield OptionList(id="ask-sources")
+        yield Static("", id="ask-status")
+        yield Input(placeholder="Ask the archive a question…", id="question")
+        yield Footer()
+
+    @property
+    def _app(self) -> Any:
+        return self.app
+
+    def on_mount(self) -> None:
+        self.sub_title = "Ask"
+        self.query_one("#question", Input).focus()
+        if self._app.llm is None:
+            self._probe_model()
+
+    @work(thread=True, group="probe")
+    def _probe_model(self) -> None:
+        """The "quality is limited" notice when auto fell back to the embedded model, or why
+        no model can answer; search keeps working either way."""
+        try:
+            from kb.models.factory import llm_notice
+
+            notice = llm_notice(self._app.settings)
+        except Exception as exc:
+            notice = f"{one_line(exc)} Search still works (press s)."
+        if notice:
+            self.post_message(self.Notice(str(notice)))
+
+    @on(Notice)
+    def _notice(self, message: Notice) -> None:
+        widget = self.query_one("#ask-notice", Static)
+        widget.update(Text(one_line(message.text)))
+        widget.add_class("shown")
+
+    # --- asking -----------------------------------------------------------------------------
+    @on(Input.Submitted, "#question")
+    async def _submitted(self, event: Input.Submitted) -> None:
+        question = event.value.strip()
+        if not question:
+            return
+        if self.generating:
+            self.notify("an answer is still being written (Esc stops it)", severity="warning")
+            return
+        event.input.value = ""
+        await self.ask(question)
+
+    async def ask(self, question: str) -> None:
+        self.serial += 1
+        self.generating = True
+        self._cancel = threading.Event()  # one per request: stopping one never stops another
+        self._streamed = []
+        conversation = self.query_one("#conversation", VerticalScroll)
+        answer_md = Markdown("", classes="answer")
+        await conversation.mount(Static(join("Q: ", (question, "")), classes="question"))
+        await conversation.mount(answer_md)
+        conversation.anchor()
+        self._answer_md = answer_md
+        self._stream = Markdown.get_stream(answer_md)
+        self.query_one("#ask-status", Static).update(
+            Text("retrieving and writing… (Esc stops)"))
+        self._run(self.serial, question, self.turns > 0, self._cancel)
+
+    @work(thread=True, group="ask")
+    def _run(self, serial: int, question: str, follow_up: bool,
+             cancel: threading.Event) -> None:
+        from digest.ask import ask
+
+        app = self._app
+
+        def on_token(piece: str) -> None:
+            if cancel.is_set():
+                raise Cancelled()
+            self.post_message(self.Token(serial, piece))
+
+        try:
+            answer = ask(app.settings, app.store, question, k=8, llm=app.llm,
+                         on_token=on_token, continue_=follow_up, **app.ask_options)
+        except Cancelled:
+            self.post_message(self.Finished(serial, cancelled=True))
+        except Exception as exc:
+            self.post_message(self.Finished(serial, error=one_line(exc) or type(exc).__name__))
+        else:
+            self.post_message(self.Finished(serial, answer))
+
+    @on(Token)
+    async def _token(self, message: Token) -> None:
+        if message.serial == self.serial and self._stream is not None:
+            piece = clean(message.text)
+            self._streamed.append(piece)
+            await self._stream.write(piece)
+
+    @on(Finished)
+    async def _finished(self, message: Finished) -> None:
+        if message.serial != self.serial:
+            return
+        self.generating = False
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        md, status = self._answer_md, self.query_one("#ask-status", Static)
+        assert md is not None
+        if message.cancelled:
+            await md.append("\n\n*(stopped)*")
+            status.update(Text("stopped; ask again or press Ctrl+N for a new conversation"))
+            return
+        if message.error:
+            await md.append(f"\n\n**Could not answer:** {message.error.replace('*', '')}")
+            status.update(Text(message.error, style="red"))
+            return
+        answer = message.answer
+        final = clean(answer.answer)
+        if final != "".join(self._streamed):
+            await md.update(final)  # markers of sources that were not given are removed
+        self.turns += 1
+        self._show_sources(answer)
+        weak = sum(1 for c in answer.citations if not c.supported)
+        status.update(Text(
+            "the archive does not answer this; the nearest posts are listed" if answer.abstained
+            else f"{len(answer.citations)} sources cited" + (f", {weak} weakly" if weak else "")
+            + " — ask a follow-up, or Ctrl+N for a new conversation"))
+
+    def _show_sources(self, answer: Any) -> None:
+        options = self.query_one("#ask-sources", OptionList)
+        options.clear_options()
+        self.targets = []
+        if answer.abstained:
+            for hit in answer.nearest:
+                self.targets.append({"post_id": hit.post_id, "version": hit.version,
+                                     "start": hit.start, "end": hit.end})
+                options.add_option(Option(join("· ", (hit.title, "")), id=str(len(self.targets))))
+            return
+        for c in answer.citations:
+            self.targets.append({"post_id": c.post_id, "version": getattr(c, "version", 0),
+                                 "start": c.start, "end": c.end})
+            label = Text(f"[{c.n}] ", style="bold")  # Text(): never parsed as markup
+            label.append(one_line(c.title))
+            label.append("  ✓" if c.supported else "  ?",
+                         style="green" if c.supported else "yellow")
+            if getattr(c, "published", None):
+                label.append("\n    " + str(c.published)[:10], style="dim")
+            options.add_option(Option(label, id=str(len(self.targets))))
+        if self.targets:
+            options.highlighted = 0
+
+    @on(OptionList.OptionSelected, "#ask-sources")
+    def _open(self, event: OptionList.OptionSelected) -> None:
+        target = self.targets[int(event.option.id or 1) - 1]
+        self._app.open_post(target["post_id"], version=target["version"] or None,
+                            start=target["start"], end=target["end"])
+
+    # --- keys -------------------------------------------------------------------------------
+    def action_cancel(self) -> None:
+        if self.generating:
+            self._cancel.set()
+            self.query_one("#ask-status", Static).update(Text("stopping…"))
+        else:
+            self.query_one("#question", Input).focus()
+
+    async def action_new_conversation(self) -> None:
+        if self.generating:
+            self._cancel.set()
+        self.serial += 1
+        self.generating = False
+        self.turns = 0
+        conversation = self.query_one("#conversation", VerticalScroll)
+        await conversation.remove_children()
+        await conversation.mount(Markdown(INTRO, id="ask-intro"))
+        self.query_one("#ask-sources", OptionList).clear_options()
+        self.targets = []
+        self.query_one("#ask-status", Static).update(Text("new conversation"))
+        self.query_one("#question", Input).focus()
+
+    def action_focus_sources(self) -> None:
+        self.query_one("#ask-sources", OptionList).focus()

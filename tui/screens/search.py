@@ -1,0 +1,192 @@
+"""Search: results update as you type (debounced), with date/author/source filters.
+
+Retrieval runs in a thread worker (it may load the embedder and the vector index); only the
+newest query's results are shown.  Hybrid search falls back to keyword search, with a note,
+when the vector side cannot run (no index yet, no embedding model)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Input, OptionList, Select, Static
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from kb.search_types import Filters, SearchHit
+from tui.safe import one_line
+
+DEBOUNCE = 0.3  # seconds of quiet typing before a search runs
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MODES = [("hybrid", "hybrid"), ("keyword", "keyword"), ("vector", "vector")]
+
+
+def hit_prompt(hit: SearchHit, width: int = 96) -> Text:
+    """Title, then date/authors/site, then the passage: all literal text."""
+    out = Text(one_line(hit.title), style="bold")
+    meta = [(hit.published or "undated")[:10], ", ".join(hit.authors[:3]), hit.site]
+    out.append("\n" + one_line(" · ".join(m for m in meta if m)), style="dim")
+    passage = one_line(hit.text)
+    if len(passage) > width * 2:
+        passage = passage[: width * 2 - 1] + "…"
+    out.append("\n" + passage)
+    return out
+
+
+class SearchScreen(Screen[None]):
+    TITLE_TEXT = "Search"
+    HELP = (
+        "Type to search the archive; results update as you type. Narrow them with the "
+        "filters: **since** / **until** (YYYY-MM-DD, by posting date), **author** (part of a "
+        "name), **source** (a source name or a site host) and the **mode** (hybrid = keywords "
+        "+ meaning, keyword, vector).\n\n"
+        "`Enter` in the query box (or `Down`) moves to the results; `Enter` on a result opens "
+        "the post scrolled to the matching passage, highlighted. `/` returns to the query."
+    )
+    BINDINGS = [
+        Binding("slash", "focus_query", "Query", key_display="/"),
+        Binding("escape", "focus_query", "Query", show=False),
+        Binding("f", "focus_filters", "Filters"),
+        Binding("down", "focus_results", "Results", show=False),
+    ]
+
+    class Results(Message):
+        def __init__(self, serial: int, hits: list[SearchHit], note: str) -> None:
+            super().__init__()
+            self.serial, self.hits, self.note = serial, hits, note
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.serial = 0
+        self.hits: list[SearchHit] = []
+        self._timer: Timer | None = None
+        self._focus_results_when_ready = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="Search the archive…", id="search-box")
+        with Horizontal(id="filters"):
+            yield Input(placeholder="since YYYY-MM-DD", id="since")
+            yield Input(placeholder="until YYYY-MM-DD", id="until")
+            yield Input(placeholder="author", id="author")
+            yield Input(placeholder="source or site", id="source")
+            yield Select(MODES, value=self._app.search_mode, allow_blank=False, id="mode")
+        yield Static("Type to search.", id="search-status")
+        yield OptionList(id="results")
+        yield Footer()
+
+    @property
+    def _app(self) -> Any:
+        return self.app
+
+    def on_mount(self) -> None:
+        self.sub_title = "Search"
+        self.query_one("#search-box", Input).focus()
+
+    # --- input -> debounced search ----------------------------------------------------------
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(DEBOUNCE, self.run_search)
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+            self.run_search()
+            self._focus_results_when_ready = True
+            return
+        self.action_focus_results()
+
+    def filters(self) -> Filters | str:
+        """The filters, or an error message naming the bad field."""
+        values = {k: self.query_one(f"#{k}", Input).value.strip()
+                  for k in ("since", "until", "author", "source")}
+        for key in ("since", "until"):
+            if values[key] and not DATE.match(values[key]):
+                return f"{key}: {values[key]!r} is not a date (YYYY-MM-DD)"
+        return Filters(since=values["since"] or None, until=values["until"] or None,
+                       author=values["author"] or None, source=values["source"] or None)
+
+    def run_search(self) -> None:
+        self._timer = None
+        query = self.query_one("#search-box", Input).value.strip()
+        filters = self.filters()
+        status = self.query_one("#search-status", Static)
+        self.serial += 1
+        if isinstance(filters, str):
+            status.update(Text(filters, style="red"))
+            return
+        if not query:
+            self._show(self.serial, [], "Type to search.")
+            return
+        mode = str(self.query_one("#mode", Select).value)
+        status.update(Text(f"searching for {one_line(query)!r}…"))
+        self._search(self.serial, query, filters, mode)
+
+    @work(thread=True, exclusive=True, group="search")
+    def _search(self, serial: int, query: str, filters: Filters, mode: str) -> None:
+        from kb.retrieval import search
+
+        app = self._app
+        note = ""
+        try:
+            hits = search(app.settings, app.store, query, k=30, mode=mode, filters=filters)
+        except Exception as exc:  # the vector side may be unavailable: keywords still work
+            if mode == "keyword":
+                hits, note = [], f"search failed: {one_line(exc)}"
+            else:
+                note = f"{mode} search unavailable ({one_line(exc)}); showing keyword results"
+                hits = search(app.settings, app.store, query, k=30, mode="keyword",
+                              filters=filters)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Results(serial, hits, note))
+
+    @on(Results)
+    def _results(self, message: Results) -> None:
+        if message.serial == self.serial:  # an older query's results are dropped
+            self._show(message.serial, message.hits, message.note)
+
+    def _show(self, serial: int, hits: list[SearchHit], note: str) -> None:
+        self.hits = hits
+        results = self.query_one("#results", OptionList)
+        results.clear_options()
+        results.add_options([Option(hit_prompt(h), id=str(i)) for i, h in enumerate(hits)])
+        status = Text(note or (f"{len(hits)} results" if hits or serial == 0 else ""),
+                      style="yellow" if note else "")
+        query = self.query_one("#search-box", Input).value.strip()
+        if not hits and query and not note:
+            status = Text("No results. Try fewer words, another mode, or wider filters.")
+        self.query_one("#search-status", Static).update(status)
+        if self._focus_results_when_ready and hits:
+            self._focus_results_when_ready = False
+            self.action_focus_results()
+
+    @on(OptionList.OptionSelected, "#results")
+    def _open(self, event: OptionList.OptionSelected) -> None:
+        hit = self.hits[int(event.option.id or 0)]
+        self._app.open_post(hit.post_id, version=hit.version or None, start=hit.start,
+                            end=hit.end)
+
+    def action_focus_query(self) -> None:
+        self.query_one("#search-box", Input).focus()
+
+    def action_focus_results(self) -> None:
+        results = self.query_one("#results", OptionList)
+        if results.option_count:
+            results.highlighted = results.highlighted or 0
+            results.focus()
+
+    def action_focus_filters(self) -> None:
+        self.query_one("#since", Input).focus()

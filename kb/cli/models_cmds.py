@@ -1,0 +1,141 @@
+"""`kb models status|pull|lock`: the models kb uses, as pinned by models.lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from kb.cli.app import EXIT_PARTIAL, App, KbError, console, emit_json, err_console
+from kb.models.base import LLMError
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group()
+def models() -> None:
+    """Check, pull and lock the models kb uses (see models.lock)."""
+
+
+def _mark(value: bool | None) -> str:
+    return {True: "[green]yes[/]", False: "[red]no[/]", None: "[dim]–[/]"}[value]
+
+
+@models.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Each model role: backend, reachable, present, digest vs models.lock, sha256."""
+    from kb.models.status import models_status
+
+    try:
+        data = models_status(app.settings)
+    except LLMError as exc:
+        raise KbError(str(exc)) from exc
+    if as_json:
+        emit_json(data)
+        return
+    table = Table(title=f"models ({escape(data['models_lock'])})")
+    for col in ("role", "backend", "model", "used", "reachable", "present", "digest", "sha256",
+                "ok"):
+        table.add_column(col, overflow="fold")
+    for r in data["roles"]:
+        digest = "[dim]–[/]"
+        if r["digest"]:
+            digest = escape(r["digest"][:12])
+            if r["digest_ok"] is not None:
+                digest += " " + _mark(r["digest_ok"])
+        table.add_row(r["role"], r["backend"], escape(r["model"]), _mark(r["selected"]),
+                      _mark(r["reachable"]), _mark(r["present"]), digest, _mark(r["sha256_ok"]),
+                      _mark(r["ok"]))
+    console.print(table)
+    for r in data["roles"]:
+        if r["detail"] != "ok":
+            console.print(f"{r['role']}: {r['detail']}", style=None if r["ok"] else "red",
+                          markup=False)
+    console.print(f"llm.backend = {data['llm_backend']}: answers come from "
+                  f"[bold]{data['active_llm']}[/] (Ollama at {escape(data['ollama_host'])})")
+    if data["llm_backend"] == "auto" and data["active_llm"] == "embedded":
+        from kb.models.factory import fallback_notice
+
+        llm_role = next(r for r in data["roles"] if r["role"] == "llm")
+        console.print(fallback_notice(llm_role["detail"]), style="yellow", markup=False)
+
+
+@models.command("pull")
+@click.option("--all", "all_tags", is_flag=True,
+              help="Every Ollama tag in models.lock (all presets), not just the selected ones.")
+@pass_app
+def pull(app: App, all_tags: bool) -> None:
+    """Pull the locked Ollama models (progress bar), then verify them against models.lock."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from kb.models import status as ms
+
+    s = app.settings
+    try:
+        specs = ms.tags_to_pull(s, all_tags)
+    except LLMError as exc:
+        raise KbError(str(exc)) from exc
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=err_console, transient=False) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_progress(tag: str, status: str, completed: int | None, total: int | None) -> None:
+            if tag not in tasks:
+                tasks[tag] = progress.add_task(tag, total=None)
+            kw: dict[str, Any] = {"description": f"{escape(tag)}: {escape(status)}"}
+            if total:
+                kw.update(total=total, completed=completed or 0)
+            progress.update(tasks[tag], **kw)
+
+        for spec in specs:
+            try:
+                ms.pull(s, spec.model, on_progress)
+            except LLMError as exc:
+                raise KbError(str(exc)) from exc
+    _verify(app, [spec.role for spec in specs])
+
+
+def _verify(app: App, entries: list[str]) -> None:
+    from kb.models.status import models_status
+
+    data = models_status(app.settings)
+    bad = 0
+    for r in data["roles"]:
+        if r["backend"] == "ollama" and r["lock_entry"] not in entries:
+            continue
+        line = f"{r['role']:<13} {r['model']}: {r['detail']}"
+        console.print(line, style="green" if r["ok"] else "red", markup=False)
+        bad += not r["ok"]
+    if bad:
+        raise KbError(f"{bad} model role(s) not usable, see above", EXIT_PARTIAL)
+
+
+@models.command("lock")
+@pass_app
+def lock(app: App) -> None:
+    """Record the digests your Ollama has for the locked tags in $KB_HOME/models.lock."""
+    from kb.models.status import lock_digests
+
+    try:
+        result = lock_digests(app.settings)
+    except LLMError as exc:
+        raise KbError(str(exc)) from exc
+    for entry, tag, digest in result.locked:
+        console.print(f"locked {entry}: {tag} @ {digest[:12]}", markup=False)
+    for entry, tag in result.missing:
+        console.print(f"not locked {entry}: Ollama has no {tag} (run `kb models pull`)",
+                      style="yellow", markup=False)
+    console.print(f"wrote {result.path}", markup=False)
+    if not result.locked:
+        raise KbError("Ollama has none of the models in models.lock: run `kb models pull` "
+                      "first", EXIT_PARTIAL)

@@ -17,9 +17,11 @@ AF_HOSTS = {"alignmentforum.org", "www.alignmentforum.org"}
 LW_CANONICAL = "https://www.lesswrong.com"
 AF_CANONICAL = "https://www.alignmentforum.org"
 
-# LW/AF ids are 17 alphanumeric characters (Meteor ids; old imported posts use the same form).
-LW_ID_RE = re.compile(r"^[A-Za-z0-9]{17}$")
-_LW_PATH_RE = re.compile(r"^/(?:posts|s/[^/]+/p)/([A-Za-z0-9]{17})(?:/([^/?#]*))?")
+# LW/AF ids are 17 alphanumeric characters (Meteor ids); posts imported from LessWrong 1.0
+# keep 24-hex-digit ids (e.g. 5bd75cc58225bf0670374f08).
+_ID = r"(?:[A-Za-z0-9]{17}|[0-9a-f]{24})"
+LW_ID_RE = re.compile(rf"^{_ID}$")
+_LW_PATH_RE = re.compile(rf"^/(?:posts|s/[^/]+/p)/({_ID})(?=$|/)(?:/([^/?#]*))?")
 _TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|mc_|ref$|source$)")
 _SCHEME_RE = re.compile(r"https?://", re.I)
 

@@ -1,0 +1,228 @@
+"""Fetching sources: a small :class:`Fetcher` Protocol and its httpx implementation.
+
+The real fetcher sends an honest User-Agent, retries 429/5xx and transport errors with
+exponential backoff (honouring ``Retry-After``, capped), streams bodies with a size limit,
+does conditional GET (ETag / If-Modified-Since) and reads ``file://`` URLs and local paths.
+Every failure is a :class:`FetchError` whose message names the URL and says what happened.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from kb.settings import IngestSettings
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_WAIT = 60.0  # never sleep longer than this between attempts, whatever Retry-After says
+
+
+class FetchError(RuntimeError):
+    """A source could not be fetched; the message names it and says why."""
+
+
+@dataclass
+class FetchResult:
+    url: str  # the final URL (after redirects)
+    body: bytes = b""
+    status: int = 200
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Fetcher(Protocol):
+    def fetch(self, url: str, *, etag: str | None = None,
+              last_modified: str | None = None) -> FetchResult: ...
+
+
+def is_local(url: str) -> bool:
+    return url.startswith("file:") or "://" not in url
+
+
+def local_path(url: str) -> Path:
+    if url.startswith("file:"):
+        return Path(unquote(urlsplit(url).path))
+    return Path(url).expanduser()
+
+
+def read_local(url: str, max_bytes: int) -> FetchResult:
+    """A ``file://`` URL or a plain path, read with the same size limit as HTTP bodies."""
+    path = local_path(url)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise FetchError(f"{url}: file is {size} bytes, over the {max_bytes}-byte limit "
+                             "(settings ingest.max_bytes)")
+        body = path.read_bytes()
+    except FileNotFoundError:
+        raise FetchError(f"{url}: no such file") from None
+    except IsADirectoryError:
+        raise FetchError(f"{url}: is a directory, not a feed or page file") from None
+    except OSError as exc:
+        raise FetchError(f"{url}: cannot read: {exc.strerror or exc}") from None
+    suffix = path.suffix.lower()
+    ctype = {".html": "text/html", ".htm": "text/html", ".md": "text/markdown",
+             ".markdown": "text/markdown", ".json": "application/json"}.get(suffix)
+    return FetchResult(url=path.resolve().as_uri(), body=body, content_type=ctype)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpFetcher:
+    """The real fetcher (httpx).  ``sleep`` is injectable so tests can record the waits."""
+
+    def __init__(self, settings: IngestSettings, *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        import httpx
+
+        self.settings = settings
+        self.sleep = sleep
+        self.waits: list[float] = []
+        timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+        self._client = httpx.Client(
+            timeout=timeout, follow_redirects=True, max_redirects=10,
+            headers={"User-Agent": settings.user_agent,
+                     "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
+                               "text/html;q=0.8, */*;q=0.5"},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fetch(self, url: str, *, etag: str | None = None,
+              last_modified: str | None = None) -> FetchResult:
+        if is_local(url):
+            return read_local(url, self.settings.max_bytes)
+        import httpx
+
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        attempts = max(1, self.settings.retries + 1)
+        last_problem = ""
+        for attempt in range(attempts):
+            wait: float | None = None
+            try:
+                result = self._once(url, headers)
+            except _Retryable as exc:
+                last_problem, wait = exc.problem, exc.retry_after
+            except httpx.TimeoutException:
+                last_problem = f"timed out (no answer within {self.settings.timeout:g} s)"
+            except httpx.TooManyRedirects:
+                raise FetchError(f"{url}: too many redirects") from None
+            except httpx.InvalidURL as exc:
+                raise FetchError(f"{url}: not a valid URL ({exc})") from None
+            except httpx.UnsupportedProtocol:
+                raise FetchError(f"{url}: unsupported URL scheme (use http, https or file)") from None
+            except httpx.TransportError as exc:
+                last_problem = f"connection failed ({exc.__class__.__name__}: {exc})"
+            else:
+                return result
+            if attempt + 1 < attempts:
+                delay = self.settings.backoff * (2 ** attempt)
+                if wait is not None:
+                    delay = max(delay, wait)
+                delay = min(delay, MAX_WAIT)
+                self.waits.append(delay)
+                self.sleep(delay)
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        raise FetchError(f"{url}: {last_problem}{tries}")
+
+    def _once(self, url: str, headers: dict[str, str]) -> FetchResult:
+        limit = self.settings.max_bytes
+        deadline = time.monotonic() + 3 * self.settings.timeout
+        with self._client.stream("GET", url, headers=headers) as resp:
+            status = resp.status_code
+            if status in RETRY_STATUSES:
+                raise _Retryable(f"HTTP {status} {resp.reason_phrase}".rstrip(),
+                                 retry_after(resp.headers.get("retry-after")))
+            final = str(resp.url)
+            meta = dict(url=final, status=status, content_type=resp.headers.get("content-type"),
+                        etag=resp.headers.get("etag"),
+                        last_modified=resp.headers.get("last-modified"),
+                        headers={k.lower(): v for k, v in resp.headers.items()})
+            if status == 304:
+                return FetchResult(not_modified=True, **meta)  # type: ignore[arg-type]
+            if status >= 400:
+                raise FetchError(f"{url}: HTTP {status} {resp.reason_phrase}".rstrip())
+            declared = resp.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise FetchError(f"{url}: body of {declared} bytes is over the {limit}-byte limit "
+                                 "(settings ingest.max_bytes); not downloaded")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise FetchError(f"{url}: body is over the {limit}-byte limit "
+                                     "(settings ingest.max_bytes); download aborted")
+                if time.monotonic() > deadline:
+                    raise _Retryable(f"timed out (body still arriving after "
+                                     f"{3 * self.settings.timeout:g} s)", None)
+                chunks.append(chunk)
+        return FetchResult(body=b"".join(chunks), **meta)  # type: ignore[arg-type]
+
+
+class _Retryable(Exception):
+    def __init__(self, problem: str, retry_after: float | None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.retry_after = retry_after
+
+
+class FakeFetcher:
+    """Deterministic in-memory fetcher for logic tests: ``{url: FetchResult | Exception}``."""
+
+    def __init__(self, responses: dict[str, FetchResult | Exception]) -> None:
+        self.responses = responses
+        self.calls: list[tuple[str, str | None, str | None]] = []
+
+    def fetch(self, url: str, *, etag: str | None = None,
+              last_modified: str | None = None) -> FetchResult:
+        self.calls.append((url, etag, last_modified))
+        if is_local(url) and url not in self.responses:
+            return read_local(url, 1 << 30)
+        res = self.responses.get(url)
+        if res is None:
+            raise FetchError(f"{url}: HTTP 404 Not Found")
+        if isinstance(res, Exception):
+            raise res
+        if etag and res.etag == etag:
+            return FetchResult(url=url, status=304, not_modified=True, etag=etag)
+        return res
+
+
+def make_fetcher(settings: IngestSettings) -> HttpFetcher:
+    return HttpFetcher(settings)
+

@@ -95,34 +95,68 @@ def resolve_link(store: Store, href: str) -> str | None:
     return post.id if post else None
 
 
-def digest_posts(store: Store, markdown: str, row: dict[str, Any]) -> list[DigestPost]:
-    """Posts a digest mentions, in order: links under a "Key posts" heading are key posts,
-    links under a "Summaries" heading are summaries, the rest are linked posts."""
-    out: dict[str, DigestPost] = {}
-    section = ""
-    for line in markdown.splitlines():
-        if line.lstrip().startswith("#"):
-            heading = line.strip("# ").lower()
-            section = ("key post" if "key post" in heading
-                       else "summary" if "summar" in heading else "")
-            continue
-        for m in LINK.finditer(line):
-            pid = resolve_link(store, m.group(2))
-            if pid and pid not in out:
-                post = posts_repo.get_post(store, pid, with_text=False)
-                title = post.title if post else m.group(1)
-                out[pid] = DigestPost(pid, title, section or "linked")
-    for key in ("post_ids", "key_post_ids"):  # a JSON list stored beside the digest, if any
-        raw = row.get(key)
-        if isinstance(raw, str) and raw.startswith("["):
-            import json
+KINDS = ("key post", "summary", "updated", "also published", "linked")
+BARE_URL = re.compile(r"(?<![(<])\bhttps?://[^\s)>\]]+")
 
-            for pid in json.loads(raw):
-                if pid not in out and (post := posts_repo.get_post(store, pid, with_text=False)):
-                    out[pid] = DigestPost(pid, post.title, "key post" if key.startswith("key")
-                                          else "linked")
-    order = {"key post": 0, "summary": 1, "linked": 2}
-    return sorted(out.values(), key=lambda p: order[p.kind])
+
+def _section_kind(heading: str) -> str:
+    h = heading.lower()
+    return ("key post" if "key" in h else "summary" if "summar" in h
+            else "updated" if "updated" in h else "also published" if "also" in h else "linked")
+
+
+def _from_json(store: Store, raw: str) -> list[DigestPost]:
+    """Posts of a stored digest's JSON (digest.build): theme posts are key posts."""
+    import json
+
+    try:
+        d = json.loads(raw)
+    except ValueError:
+        return []
+    posts = {p.get("n"): p for p in d.get("posts", []) if isinstance(p, dict)}
+    key = [n for t in d.get("themes") or [] for n in t.get("numbers", [])]
+    out: list[DigestPost] = []
+    for kind, items in (("key post", [posts[n] for n in key if n in posts]),
+                        ("summary", list(posts.values())), ("updated", d.get("updated") or []),
+                        ("also published", d.get("also_published") or [])):
+        for item in items:
+            pid = item.get("id") or resolve_link(store, item.get("url", ""))
+            if pid:
+                out.append(DigestPost(pid, str(item.get("title", pid)), kind))
+    return out
+
+
+def _from_markdown(store: Store, markdown: str) -> list[DigestPost]:
+    """Links of a digest file, classed by the level-2 heading they are under."""
+    out: list[DigestPost] = []
+    section = "linked"
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("## "):
+            section = _section_kind(stripped[3:])
+        elif stripped.startswith("**key post"):
+            section = "key post"
+        found = [(m.group(2), m.group(1)) for m in LINK.finditer(line)]
+        found += [(m.group(0), "") for m in BARE_URL.finditer(LINK.sub("", line))]
+        for href, label in found:
+            pid = resolve_link(store, href)
+            if pid:
+                post = posts_repo.get_post(store, pid, with_text=False)
+                out.append(DigestPost(pid, post.title if post else label, section))
+    return out
+
+
+def digest_posts(store: Store, markdown: str, row: dict[str, Any]) -> list[DigestPost]:
+    """Posts a digest mentions, each once, key posts first, then summaries, updated posts,
+    other posts of the day and anything else linked."""
+    found = _from_json(store, row["json"]) if isinstance(row.get("json"), str) else []
+    found = found or _from_markdown(store, markdown)
+    best: dict[str, DigestPost] = {}
+    for p in found:
+        if p.post_id not in best or KINDS.index(p.kind) < KINDS.index(best[p.post_id].kind):
+            best[p.post_id] = p
+    order = {pid: i for i, pid in reversed(list(enumerate(p.post_id for p in found)))}
+    return sorted(best.values(), key=lambda p: (KINDS.index(p.kind), order[p.post_id]))
 
 
 # --- posts ----------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from tui.widgets.empty_state import EmptyState
 
 
 class DigestsScreen(Screen[None]):
+    days: list[str] = []
+
     TITLE_TEXT = "Digests"
     HELP = (
         "The daily digests kb wrote, newest first. Move through the **days** on the left; the "
@@ -52,9 +54,15 @@ class DigestsScreen(Screen[None]):
     def _app(self) -> Any:
         return self.app
 
+    def on_screen_resume(self) -> None:
+        # a daily run (Sources screen, or cron) may have written a digest meanwhile
+        if data.digest_days(self._app.store, self._app.settings.digests_dir) != self.days:
+            self.action_refresh()
+
     def action_refresh(self) -> None:
         store, settings = self._app.store, self._app.settings
         days = data.digest_days(store, settings.digests_dir)
+        self.days = days
         day_list = self.query_one("#day-list", OptionList)
         day_list.clear_options()
         day_list.add_options([Option(d, id=d) for d in days])

@@ -125,7 +125,17 @@ class SourcesScreen(Screen[None]):
             for key in totals:
                 totals[key] += int(getattr(report, key, 0) or 0)
             failures += [f"{s}: {m}" for s, m in getattr(report, "failures", [])]
-        self.post_message(self.Progress(len(names), len(names), "done"))
+        changed = totals["new"] + totals["updated"]
+        if changed and app.settings.ingest.index:
+            self.post_message(self.Progress(len(names), len(names) + 1,
+                                            f"indexing {changed} new or updated posts"))
+            try:
+                from kb.index.indexer import run_index
+
+                run_index(app.settings, app.store, progress=False)
+            except Exception as exc:  # the posts are stored; `kb index` can finish later
+                failures.append(f"index: {exc} (run `kb index` to retry)")
+        self.post_message(self.Progress(1, 1, "done"))
         summary = ", ".join(f"{v} {k}" for k, v in totals.items())
         return "ingest finished: " + summary + ("\n" + "\n".join(failures[:5]) if failures else "")
 
@@ -133,7 +143,12 @@ class SourcesScreen(Screen[None]):
     def _daily(self) -> str:
         from digest.daily import run_daily
 
-        code = run_daily(self._app.settings)
+        app = self._app
+
+        def echo(line: str) -> None:
+            self.post_message(self.Progress(0, None, line))
+
+        code = run_daily(app.settings, progress=False, echo=echo, store=app.store, llm=app.llm)
         meaning = {0: "finished", 3: "finished with some failures (see the sources table)",
                    75: "skipped: another kb daily is running"}
         return f"daily {meaning.get(code, f'failed (exit code {code})')}"

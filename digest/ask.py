@@ -242,6 +242,11 @@ def generate(prep: Prepared, llm: LLM | None, on_token: Callable[[str], None] | 
     passages = {i + 1: h.text for i, h in enumerate(prep.sources)}
     items = claims(text)
     check_claims(prep.embedder, items, passages)
+    if not any(any(c.supported.values()) for c in items):
+        reason = "no sentence of the model's reply is supported by the source it cites"
+        out = _abstain(prep, reason, model_text=raw, model_id=llm.model_id, removed=removed)
+        out.claims = items  # kept for inspection (--json "claims")
+        return out
     citations = []
     for n in cited:
         h = prep.sources[n - 1]

@@ -118,6 +118,13 @@ def test_citing_a_source_that_does_not_support_the_sentence_is_weak(settings, st
     assert weak_claim.supported[2] is False
 
 
+def test_reply_whose_every_citation_is_weak_abstains(settings, store):
+    reply = "Reward hacking was first seen in boats collecting points [2]. The sources are: [3]"
+    a = run(settings, store, FakeLLM([reply]))
+    assert a.abstained and a.citations == [] and "supported" in a.abstain_reason
+    assert a.claims and not any(v for c in a.claims for v in c.supported.values())
+
+
 def test_marker_after_the_full_stop_belongs_to_the_sentence(settings, store):
     a = run(settings, store, FakeLLM(["A corrigible agent does not resist being shut down. [3]"]))
     assert [c.n for c in a.citations] == [3] and a.citations[0].supported

@@ -1,0 +1,155 @@
+"""`kb index`, `kb reindex`, `kb search`, `kb eval retrieval`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kb.cli.app import App, KbError, console, emit_json
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _index_errors() -> tuple[type[BaseException], ...]:
+    from kb.embed.base import EmbedderError
+    from kb.index.vector import VectorIndexError
+
+    return (EmbedderError, VectorIndexError)
+
+
+def _print_report(report: Any, verb: str) -> None:
+    r = report
+    rate = r.chunks_embedded / r.embed_seconds if r.embed_seconds else 0.0
+    console.print(
+        f"{verb}: {r.posts_chunked} posts chunked, {r.chunks_embedded} chunks embedded"
+        f"{f' ({rate:.1f} chunks/s)' if r.chunks_embedded else ''}, {r.chunks_reused} reused, "
+        f"{r.chunks_removed} removed; {r.vectors_total} vectors for {r.chunks_total} chunks "
+        f"[{r.model_id}] in {r.seconds:.1f}s", markup=False)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@pass_app
+def index(app: App, as_json: bool, no_progress: bool) -> None:
+    """Embed passages not embedded yet and drop those of superseded versions."""
+    from kb.index.indexer import run_index
+
+    try:
+        report = run_index(app.settings, app.store, progress=not (no_progress or as_json))
+    except _index_errors() as exc:
+        raise KbError(str(exc)) from exc
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print_report(report, "indexed")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@pass_app
+def reindex(app: App, as_json: bool, no_progress: bool) -> None:
+    """Rebuild the vector index from the database (also repairs a damaged index directory)."""
+    from kb.index.indexer import run_reindex
+
+    try:
+        report = run_reindex(app.settings, app.store, progress=not (no_progress or as_json))
+    except _index_errors() as exc:
+        raise KbError(str(exc)) from exc
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print_report(report, "reindexed")
+
+
+@click.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("-k", "--k", "k", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Number of posts.")
+@click.option("--mode", type=click.Choice(["hybrid", "vector", "keyword"]), default="hybrid",
+              show_default=True)
+@click.option("--since", help="Posted on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Posted on or before this date (YYYY-MM-DD).")
+@click.option("--author", help="An author's name (case-insensitive, part of the name is enough).")
+@click.option("--source", help="A source name or id, or a site host (www.lesswrong.com).")
+@click.option("--af-only", is_flag=True, help="Only Alignment Forum posts.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def search(app: App, query: tuple[str, ...], k: int, mode: str, since: str | None,
+           until: str | None, author: str | None, source: str | None, af_only: bool,
+           as_json: bool) -> None:
+    """Find posts and passages: keyword (bm25), vector, or both fused (hybrid)."""
+    from kb.retrieval import SearchError
+    from kb.retrieval import search as run_search
+    from kb.search_types import Filters
+
+    filters = Filters(since=since, until=until, author=author, source=source, af_only=af_only)
+    try:
+        hits = run_search(app.settings, app.store, " ".join(query), k=k, mode=mode,  # type: ignore[arg-type]
+                          filters=filters)
+    except SearchError as exc:
+        raise KbError(str(exc), 2) from exc
+    except _index_errors() as exc:
+        raise KbError(str(exc)) from exc
+    if as_json:
+        emit_json([h.to_json() for h in hits])
+        return
+    if not hits:
+        pending = app.store.conn.execute(
+            "SELECT count(*) FROM posts p WHERE NOT EXISTS "
+            "(SELECT 1 FROM chunk_state s WHERE s.post_id = p.id)").fetchone()[0]
+        hint = f" ({pending} posts are not indexed yet: run `kb index`)" if pending else ""
+        console.print("no results" + hint, markup=False)
+        return
+    for i, h in enumerate(hits, 1):
+        console.print(f"{i:>2}. {h.title}", style="bold", markup=False, end="")
+        console.print(f"  {(h.published or '')[:10]}  {', '.join(h.authors[:2])}  "
+                      f"score {h.score:.3f}", style="dim", markup=False)
+        console.print(f"    {h.url}  [{h.start}:{h.end}]", style="cyan", markup=False)
+        passage = " ".join(h.text.split())
+        console.print("    " + (passage[:300] + ("…" if len(passage) > 300 else "")),
+                      markup=False)
+
+
+@click.group(name="eval")
+def eval_() -> None:
+    """Measure retrieval quality."""
+
+
+@eval_.command("retrieval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-k", "--k", "k", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def eval_retrieval(app: App, file: Path, k: int, as_json: bool) -> None:
+    """recall@k, MRR and nDCG@k for hybrid, vector and keyword search over FILE (JSONL lines
+    {"question": ..., "relevant": [post ids or URLs]})."""
+    from rich.table import Table
+
+    from kb.evaluation import EvalError, evaluate, load_questions, unresolved_refs
+
+    try:
+        questions = load_questions(file)
+        result = evaluate(app.settings, app.store, questions, k=k)
+    except EvalError as exc:
+        raise KbError(str(exc), 2) from exc
+    except _index_errors() as exc:
+        raise KbError(str(exc)) from exc
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"retrieval over {result['questions']} questions ({file.name})")
+    table.add_column("metric")
+    modes = [m for m in result if m != "questions"]
+    for m in modes:
+        table.add_column(m, justify="right")
+    for metric in result[modes[0]]:
+        table.add_row(metric, *[f"{result[m][metric]:.3f}" for m in modes])
+    console.print(table)
+    missing = unresolved_refs(questions)
+    if missing:
+        console.print(f"{len(missing)} relevant items are not in the archive (counted as misses), "
+                      f"e.g. line {missing[0][0]}: {missing[0][1]}", style="yellow", markup=False)

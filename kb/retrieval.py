@@ -1,0 +1,221 @@
+"""Search: SQLite FTS5 bm25 over passages, vector kNN in Chroma, fused by reciprocal rank.
+
+Results are grouped per post: each hit is one post with its best passage and that passage's
+character offsets in the post's version text.  Filters apply in SQL for keyword search and as
+Chroma metadata filters (dates, AF) plus a post-id restriction (author, source) for vectors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from kb.search_types import Filters, Mode, SearchHit
+from kb.store.db import Store
+
+RRF_K = 60  # the usual constant: rank 1 is worth 1/61
+WEIGHTS = {"keyword": 1.0, "vector": 1.0}
+MIN_CANDIDATES = 50
+MAX_IN_LIST = 5000  # larger post-id restrictions are applied after the vector query
+BM25_WEIGHTS = (0.5, 1.0, 1.0)  # title, heading, text
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOP = frozenset(
+    "a an and are as at be but by can could did do does for from had has have how i if in "
+    "into is it its of on or our should so than that the their them then there these they this "
+    "to was we were what when where which who why will with would you your".split())
+
+
+class SearchError(ValueError):
+    """A search cannot run as asked (bad filter value, unknown mode)."""
+
+
+@dataclass
+class Candidate:
+    chunk_id: str
+    post_id: str
+    score: float
+
+
+def fts_query(text: str) -> str:
+    """User text -> a safe FTS5 query: every word quoted (so operators, quotes, parentheses,
+    colons and NEAR are plain words), stop words dropped, OR-ed for bm25 to rank."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    keep = [w for w in words if w not in _STOP] or words
+    uniq = list(dict.fromkeys(keep))[:64]
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in uniq)
+
+
+def _day(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError as exc:
+        raise SearchError(f"--{name}: {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _post_filter_sql(f: Filters | None) -> tuple[str, list[Any]]:
+    """SQL conditions on ``p`` (posts) for the filters."""
+    if f is None:
+        return "", []
+    where, args = [], []  # type: tuple[list[str], list[Any]]
+    if f.since:
+        where.append("p.published >= ?")
+        args.append(_day(f.since, "since").isoformat())
+    if f.until:
+        where.append("p.published < ?")
+        args.append((_day(f.until, "until") + timedelta(days=1)).isoformat())
+    if f.af_only:
+        where.append("p.is_af = 1")
+    if f.author:
+        where.append("EXISTS (SELECT 1 FROM json_each(p.authors) a "
+                     "WHERE lower(a.value) LIKE '%' || lower(?) || '%')")
+        args.append(f.author)
+    if f.source:
+        where.append("(p.site = ? OR p.source_id IN (SELECT id FROM sources WHERE name = ? "
+                     "OR CAST(id AS TEXT) = ? OR url = ?) OR EXISTS (SELECT 1 FROM post_urls u "
+                     "WHERE u.post_id = p.id AND u.url LIKE '%://' || ? || '/%'))")
+        args += [f.source] * 5
+    return " AND ".join(where), args
+
+
+def keyword_candidates(store: Store, query: str, n: int,
+                       filters: Filters | None = None) -> list[Candidate]:
+    match = fts_query(query)
+    if not match:
+        return []
+    cond, args = _post_filter_sql(filters)
+    w = ", ".join(str(x) for x in BM25_WEIGHTS)
+    sql = (f"SELECT c.id, c.post_id, bm25(chunks_fts, {w}) AS s FROM chunks_fts "
+           "JOIN chunks c ON c.cid = chunks_fts.rowid JOIN posts p ON p.id = c.post_id "
+           f"WHERE chunks_fts MATCH ? {'AND ' + cond if cond else ''} ORDER BY s LIMIT ?")
+    rows = store.conn.execute(sql, [match, *args, n]).fetchall()
+    return [Candidate(r[0], r[1], -float(r[2])) for r in rows]
+
+
+def _ts(day: date, end: bool = False) -> int:
+    d = day + timedelta(days=1) if end else day
+    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()) - (1 if end else 0)
+
+
+def _allowed_posts(store: Store, filters: Filters | None) -> set[str] | None:
+    if filters is None or not (filters.author or filters.source):
+        return None
+    cond, args = _post_filter_sql(filters)
+    return {r[0] for r in store.conn.execute(f"SELECT p.id FROM posts p WHERE {cond}", args)}
+
+
+def vector_candidates(settings: Any, store: Store, query: str, n: int,
+                      filters: Filters | None = None) -> list[Candidate]:
+    from kb.embed.factory import get_embedder
+    from kb.index.vector import open_index
+
+    embedder = get_embedder(settings)
+    index = open_index(settings, embedder.model_id, embedder.dim)
+    where: dict[str, Any] = {}
+    if filters and filters.since:
+        where.setdefault("published_ts", {})["gte"] = _ts(_day(filters.since, "since"))
+    if filters and filters.until:
+        where.setdefault("published_ts", {})["lte"] = _ts(_day(filters.until, "until"), end=True)
+    if filters and filters.af_only:
+        where["is_af"] = {"eq": True}
+    allowed = _allowed_posts(store, filters)
+    fetch = n
+    if allowed is not None:
+        if not allowed:
+            return []
+        if len(allowed) <= MAX_IN_LIST:
+            where["post_id"] = {"in": sorted(allowed)}
+        else:
+            fetch = n * 4  # overfetch, then keep the allowed posts
+    hits = index.query(embedder.embed_query(query), fetch, where or None)
+    out = [Candidate(h.chunk_id, h.chunk_id.rsplit(":", 2)[0], h.score) for h in hits]
+    if allowed is not None:
+        out = [c for c in out if c.post_id in allowed]
+    return out[:n]
+
+
+def fuse(lists: dict[str, list[Candidate]], *, k_rrf: int = RRF_K,
+         weights: dict[str, float] | None = None) -> list[tuple[str, float, str]]:
+    """Reciprocal rank fusion at the post level.  Returns (post_id, score, best chunk id), best
+    first; a post's best chunk is the one with the highest fused chunk-level score."""
+    weights = weights or WEIGHTS
+    post_score: dict[str, float] = {}
+    chunk_score: dict[str, float] = {}
+    chunk_post: dict[str, str] = {}
+    for mode, cands in lists.items():
+        w = weights.get(mode, 1.0)
+        seen: set[str] = set()
+        rank = 0
+        for i, c in enumerate(cands):
+            chunk_score[c.chunk_id] = chunk_score.get(c.chunk_id, 0.0) + w / (k_rrf + i + 1)
+            chunk_post[c.chunk_id] = c.post_id
+            if c.post_id not in seen:
+                seen.add(c.post_id)
+                rank += 1
+                post_score[c.post_id] = post_score.get(c.post_id, 0.0) + w / (k_rrf + rank)
+    best: dict[str, str] = {}
+    for cid, s in chunk_score.items():
+        pid = chunk_post[cid]
+        if pid not in best or s > chunk_score[best[pid]]:
+            best[pid] = cid
+    ranked = sorted(post_score.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(pid, s, best[pid]) for pid, s in ranked]
+
+
+def _group(cands: Sequence[Candidate]) -> list[tuple[str, float, str]]:
+    """A single mode's chunk list -> posts in order, each with its best chunk."""
+    out: list[tuple[str, float, str]] = []
+    seen: set[str] = set()
+    for c in cands:
+        if c.post_id not in seen:
+            seen.add(c.post_id)
+            out.append((c.post_id, c.score, c.chunk_id))
+    return out
+
+
+def _hits(store: Store, ranked: list[tuple[str, float, str]]) -> list[SearchHit]:
+    import json
+
+    if not ranked:
+        return []
+    ids = [cid for _, _, cid in ranked]
+    marks = ",".join("?" * len(ids))
+    rows = {r["id"]: r for r in store.conn.execute(
+        f'SELECT c.id, c.post_id, c.version, c.start, c."end", c.text, p.title, p.canonical_url, '
+        f"p.published, p.authors, p.site FROM chunks c JOIN posts p ON p.id = c.post_id "
+        f"WHERE c.id IN ({marks})", ids)}
+    out = []
+    for _pid, score, cid in ranked:
+        r = rows.get(cid)
+        if r is None:  # the index knows a chunk SQLite no longer has: skip it
+            continue
+        out.append(SearchHit(post_id=r["post_id"], title=r["title"], url=r["canonical_url"],
+                             published=r["published"], score=round(float(score), 6),
+                             text=r["text"], start=r["start"], end=r["end"],
+                             authors=json.loads(r["authors"]), version=r["version"],
+                             chunk_id=cid, site=r["site"]))
+    return out
+
+
+def search(settings: Any, store: Store, query: str, *, k: int = 10, mode: Mode = "hybrid",
+           filters: Filters | None = None) -> list[SearchHit]:
+    """The ``k`` best posts for ``query``, each with its best passage."""
+    if mode not in ("hybrid", "vector", "keyword"):
+        raise SearchError(f"unknown search mode {mode!r} (hybrid, vector or keyword)")
+    if not query.strip() or k <= 0:
+        return []
+    n = max(MIN_CANDIDATES, k * 5)
+    lists: dict[str, list[Candidate]] = {}
+    if mode in ("hybrid", "keyword"):
+        lists["keyword"] = keyword_candidates(store, query, n, filters)
+    if mode in ("hybrid", "vector"):
+        lists["vector"] = vector_candidates(settings, store, query, n, filters)
+    if mode == "hybrid":
+        ranked = fuse(lists)
+    else:
+        ranked = _group(lists[mode])
+    # over-select: a post the index knows but SQLite dropped is skipped by _hits
+    return _hits(store, ranked[:k + 5])[:k]

@@ -23,10 +23,10 @@ MAX_IN_LIST = 5000  # larger post-id restrictions are applied after the vector q
 BM25_WEIGHTS = (0.5, 1.0, 1.0)  # title, heading, text
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
+_STOP = frozenset((
     "a an and are as at be but by can could did do does for from had has have how i if in "
     "into is it its of on or our should so than that the their them then there these they this "
-    "to was we were what when where which who why will with would you your".split())
+    "to was we were what when where which who why will with would you your").split(" "))
 
 
 class SearchError(ValueError):
@@ -213,9 +213,6 @@ def search(settings: Any, store: Store, query: str, *, k: int = 10, mode: Mode =
         lists["keyword"] = keyword_candidates(store, query, n, filters)
     if mode in ("hybrid", "vector"):
         lists["vector"] = vector_candidates(settings, store, query, n, filters)
-    if mode == "hybrid":
-        ranked = fuse(lists)
-    else:
-        ranked = _group(lists[mode])
+    ranked = fuse(lists) if mode == "hybrid" else _group(lists[mode])
     # over-select: a post the index knows but SQLite dropped is skipped by _hits
     return _hits(store, ranked[:k + 5])[:k]

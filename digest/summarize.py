@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -306,15 +307,19 @@ def summarize_posts(store: Store, llm: LLM, post_ids: list[str], *, parallel: in
                 on_done(pid, hit)
         else:
             todo.append(pid)
-    unavailable: str | None = None
+    unavailable: list[str] = []  # set by the first worker that finds the model unavailable
+    lock = threading.Lock()
 
     def one(pid: str) -> tuple[str, Summary | None, str | None]:
-        if unavailable:
-            return pid, None, unavailable
+        with lock:
+            if unavailable:
+                return pid, None, unavailable[0]
         try:
             row, _ = summarize_post(store, c, pid)
             return pid, row, row.error if not row.ok else None
         except ModelUnavailable as exc:
+            with lock:
+                unavailable.append(str(exc))
             return pid, None, str(exc)
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
@@ -326,8 +331,6 @@ def summarize_posts(store: Store, llm: LLM, post_ids: list[str], *, parallel: in
             else:
                 report.pending += 1
                 report.failures.append((pid, err or "pending"))
-                if row is None and err and unavailable is None:
-                    unavailable = err
             if on_done:
                 on_done(pid, row)
     report.calls = c.calls

@@ -1,0 +1,240 @@
+"""`kb summarize`, `kb digest [show|list]`, `kb daily`."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import click
+
+from kb.cli.app import EXIT_PARTIAL, EXIT_USAGE, App, KbError, console, emit_json, err_console
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _day(value: str | None, what: str) -> date | None:
+    if value is None:
+        return None
+    from digest.days import DayError, parse_day
+
+    try:
+        return parse_day(value)
+    except DayError as exc:
+        raise KbError(f"{what}: {exc}", EXIT_USAGE) from exc
+
+
+def _llm(app: App) -> Any:
+    from digest.llmtools import CountingLLM
+    from kb.models.base import ModelUnavailable
+    from kb.models.factory import get_llm, llm_notice
+
+    def make() -> Any:
+        try:
+            llm = get_llm(app.settings)
+        except ModelUnavailable as exc:
+            raise KbError(str(exc)) from exc
+        notice = llm_notice(app.settings)
+        if notice:
+            err_console.print("notice: " + notice, style="yellow", markup=False)
+        return llm
+
+    return CountingLLM(factory=make)
+
+
+# --- summarize ----------------------------------------------------------------------------
+@click.command()
+@click.option("--since", help="Only posts posted on or after this date (YYYY-MM-DD).")
+@click.option("--post", "post_ids", multiple=True, help="Only this post (id or URL); repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@click.pass_context
+def summarize(ctx: click.Context, since: str | None, post_ids: tuple[str, ...],
+              as_json: bool) -> None:
+    """Summarize posts with the local model (cached: re-running costs no model call).
+
+    Without options, every post that has no summary by the current model yet."""
+    from digest.summarize import select_posts, summarize_posts
+    from kb.store.posts import get_post
+
+    app = ctx.ensure_object(App)
+    _day(since, "--since")
+    ids: list[str] = []
+    for ref in post_ids:
+        post = get_post(app.store, ref, with_text=False)
+        if post is None:
+            raise KbError(f"no post {ref!r} in the archive (see `kb posts list`)")
+        ids.append(post.id)
+    ids = select_posts(app.store, since=since, post_ids=ids or None)
+    llm = _llm(app)
+    if not ids:
+        console.print("no posts to summarize")
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("summarizing"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), console=err_console, transient=True,
+                  disable=as_json) as bar:
+        task = bar.add_task("", total=len(ids))
+        report = summarize_posts(app.store, llm, ids, parallel=app.settings.digest.parallel,
+                                 on_done=lambda pid, _row: bar.advance(task))
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        console.print(f"{report.made} summarized, {report.cached} already done, "
+                      f"{report.pending} pending ({report.calls} model calls)", markup=False)
+        for pid, err in report.failures[:10]:
+            err_console.print(f"pending {pid}: {err}", style="yellow", markup=False)
+    if report.pending:
+        ctx.exit(EXIT_PARTIAL)
+
+
+# --- digest -------------------------------------------------------------------------------
+@click.group(invoke_without_command=True)
+@click.option("--date", "day", help="The day to digest (YYYY-MM-DD; default today).")
+@click.option("--since", help="First day of a range (YYYY-MM-DD).")
+@click.option("--until", help="Last day of a range (default today).")
+@click.option("--week", is_flag=True, help="The last 7 days, today included.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@click.pass_context
+def digest(ctx: click.Context, day: str | None, since: str | None, until: str | None,
+           week: bool, as_json: bool) -> None:
+    """Build the digest of a day (or of each day of a range) into $KB_HOME/digests/.
+
+    \b
+    kb digest                         today (in digest.timezone)
+    kb digest --date 2025-03-12       one day
+    kb digest --since D --until D     each day of a range
+    kb digest --week                  the last 7 days
+    kb digest show D [--format md|json]
+    kb digest list"""
+    if ctx.invoked_subcommand:
+        return
+    from digest.build import build_digest
+    from digest.days import today
+
+    app = ctx.ensure_object(App)
+    tz = app.settings.digest.timezone
+    if sum(bool(x) for x in (day, since or until, week)) > 1:
+        raise KbError("use one of --date, --since/--until or --week", EXIT_USAGE)
+    if until and not since:
+        raise KbError("--until needs --since", EXIT_USAGE)
+    try:
+        now = today(tz)
+    except ValueError as exc:
+        raise KbError(str(exc), EXIT_USAGE) from exc
+    if week:
+        days = [now - timedelta(days=i) for i in range(6, -1, -1)]
+    elif since:
+        first, last = _day(since, "--since"), _day(until, "--until") or now
+        assert first is not None
+        if last < first:
+            raise KbError("--until is before --since", EXIT_USAGE)
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    else:
+        d0 = _day(day, "--date") or now
+        days = [d0]
+    llm = _llm(app)
+    results = []
+    for d in days:
+        res = build_digest(app.settings, app.store, d, llm=llm)
+        results.append(res)
+        if not as_json:
+            style = "red" if res.status == "failed" else ("dim" if res.status == "empty" else None)
+            console.print(("error: " if res.status == "failed" else "") + res.message,
+                          style=style, markup=False)
+    if as_json:
+        emit_json({"digests": [r.to_json() for r in results], "model_calls": llm.calls})
+    failed = [r for r in results if r.status == "failed"]
+    if failed and len(days) == 1:
+        ctx.exit(1)
+    if failed or any(r.pending for r in results):
+        ctx.exit(EXIT_PARTIAL)
+
+
+@digest.command("show")
+@click.argument("day")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md",
+              help="Markdown (default) or the structured JSON.")
+@pass_app
+def digest_show(app: App, day: str, fmt: str) -> None:
+    """Print the stored digest of DAY."""
+    from digest.repo import get_digest
+
+    d = _day(day, "DAY")
+    assert d is not None
+    stored = get_digest(app.store, d.isoformat())
+    if stored is None:
+        raise KbError(f"no digest for {d} yet (build it with `kb digest --date {d}`)")
+    if fmt == "json":
+        emit_json(stored.data | {"complete": stored.complete, "updated_at": stored.updated_at})
+    else:
+        click.echo(stored.markdown, nl=False)
+
+
+@digest.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def digest_list(app: App, as_json: bool) -> None:
+    """Stored digests, newest first."""
+    from rich.table import Table
+
+    from digest.build import digest_path
+    from digest.repo import list_digests
+
+    items = list_digests(app.store)
+    rows = [{"date": x.day, "posts": len(x.data.get("posts", [])) +
+             len(x.data.get("also_published", [])), "themes": len(x.data.get("themes", [])),
+             "complete": x.complete, "model": x.model_id,
+             "path": str(digest_path(app.settings, x.day)), "updated_at": x.updated_at}
+            for x in items]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table()
+    for col in ("date", "posts", "themes", "complete", "model", "path"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(str(r["date"]), str(r["posts"]), str(r["themes"]),
+                      "yes" if r["complete"] else "pending", str(r["model"]), str(r["path"]))
+    console.print(table, markup=False)
+    console.print(f"{len(rows)} digests")
+
+
+# --- daily --------------------------------------------------------------------------------
+@click.command()
+@click.option("--demo", is_flag=True,
+              help="Also add the bundled demo feeds and build the digests of their days.")
+@click.option("--print-timer", type=click.Choice(["systemd", "cron"]), default=None,
+              help="Print a systemd service+timer or a crontab line for this install; do nothing "
+                   "else.")
+@click.option("--no-progress", is_flag=True, help="No progress bars (for cron and logs).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report at the end.")
+@click.pass_context
+def daily(ctx: click.Context, demo: bool, print_timer: str | None, no_progress: bool,
+          as_json: bool) -> None:
+    """Ingest → index → summarize → digest (today and any missed day).  Safe to repeat.
+
+    \b
+    Exit codes: 0 done; 1 could not run; 3 finished with some failures (a source, a summary
+    or a digest; see the summary line and $KB_HOME/logs); 75 another `kb daily` is running."""
+    app = ctx.ensure_object(App)
+    if print_timer:
+        from digest.timer import timer_text
+
+        click.echo(timer_text(app.settings, print_timer), nl=False)
+        return
+    from digest.daily import DailyReport, run_daily
+
+    report = DailyReport()
+
+    def echo(line: str) -> None:
+        target = err_console if line.startswith(("error:", "warning:", "notice:")) else console
+        if as_json and target is console:
+            return
+        target.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    code = run_daily(app.settings, demo=demo, progress=not (no_progress or as_json), echo=echo,
+                     store=app.store, report_out=report)
+    if as_json:
+        emit_json(report.to_json())
+    if code:
+        ctx.exit(code)

@@ -23,7 +23,7 @@ MAX_IN_LIST = 5000  # larger post-id restrictions are applied after the vector q
 BM25_WEIGHTS = (0.5, 1.0, 1.0)  # title, heading, text
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset((
+_STOP = frozenset((  # noqa: SIM905
     "a an and are as at be but by can could did do does for from had has have how i if in "
     "into is it its of on or our should so than that the their them then there these they this "
     "to was we were what when where which who why will with would you your").split(" "))

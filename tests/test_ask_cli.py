@@ -74,6 +74,32 @@ def test_abstention_lists_the_nearest_posts(wired):
     assert "Sources:" not in r.output
 
 
+def test_fallback_notice_goes_to_stderr_and_model_errors_are_one_clear_line(wired, monkeypatch):
+    wired("Reward hacking exploits a flaw in the reward function [1].")
+    monkeypatch.setattr("kb.models.factory.llm_notice", lambda s: "quality is limited (test)")
+    r = CliRunner().invoke(cli, ["ask", Q, "--no-stream"])
+    assert r.exit_code == 0 and "quality is limited (test)" in r.output
+
+    from kb.models.base import ModelUnavailable
+
+    def down(settings):
+        raise ModelUnavailable("Ollama is not running at http://127.0.0.1:1; start it")
+
+    monkeypatch.setattr("kb.models.factory.get_llm", down)
+    r = CliRunner().invoke(cli, ["ask", Q])
+    assert r.exit_code == 1 and "Ollama is not running" in r.output
+
+
+def test_empty_archive_abstains_plainly(monkeypatch):
+    monkeypatch.setattr("kb.models.factory.get_llm", lambda s: FakeLLM(["x [1]"]))
+    monkeypatch.setattr("kb.models.factory.llm_notice", lambda s: None)
+    monkeypatch.setattr("kb.embed.factory.get_embedder", lambda settings: WordEmbedder())
+    r = CliRunner().invoke(cli, ["ask", Q, "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["abstained"] is True and data["retrieved"] == [] and data["citations"] == []
+
+
 def test_bad_date_is_a_usage_error(wired):
     wired("x")
     r = CliRunner().invoke(cli, ["ask", Q, "--since", "last week"])

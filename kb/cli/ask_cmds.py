@@ -83,8 +83,10 @@ def ask(app: App, question: tuple[str, ...], since: str | None, until: str | Non
     from digest.ask import AskError
     from digest.ask import ask as run_ask
     from kb.embed.base import EmbedderError
+    from kb.index.vector import VectorIndexError
     from kb.models.base import LLMError
     from kb.models.factory import get_llm, llm_notice
+    from kb.retrieval import SearchError
 
     text = " ".join(question).strip()
     if not text:
@@ -110,7 +112,7 @@ def ask(app: App, question: tuple[str, ...], since: str | None, until: str | Non
     try:
         answer = run_ask(settings, store, text, filters=filters, k=k, llm=llm,
                          on_token=on_token if stream else None, continue_=continue_)
-    except (AskError, LLMError, EmbedderError) as exc:
+    except (AskError, LLMError, EmbedderError, SearchError, VectorIndexError) as exc:
         if streamed:
             sys.stdout.write("\n")
         raise KbError(str(exc)) from exc

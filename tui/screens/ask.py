@@ -214,7 +214,12 @@ class AskScreen(Screen[None]):
                 self.targets.append({"post_id": hit.post_id, "version": hit.version,
                                      "start": hit.start, "end": hit.end})
                 options.add_option(Option(join("· ", (hit.title, "")), id=str(len(self.targets))))
-            return
+        else:
+            self._add_citations(options, answer)
+        if self.targets:
+            options.highlighted = 0
+
+    def _add_citations(self, options: OptionList, answer: Any) -> None:
         for c in answer.citations:
             self.targets.append({"post_id": c.post_id, "version": getattr(c, "version", 0),
                                  "start": c.start, "end": c.end})
@@ -225,8 +230,6 @@ class AskScreen(Screen[None]):
             if getattr(c, "published", None):
                 label.append("\n    " + str(c.published)[:10], style="dim")
             options.add_option(Option(label, id=str(len(self.targets))))
-        if self.targets:
-            options.highlighted = 0
 
     @on(OptionList.OptionSelected, "#ask-sources")
     def _open(self, event: OptionList.OptionSelected) -> None:

@@ -12,11 +12,12 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingest import lw
 from ingest.safexml import defuse
 from ingest.text import iso_utc, strip_tags, to_markdown
-from kb.ids import fix_doubled_url, is_af_url, join_url
+from kb.ids import LW_CANONICAL, fix_doubled_url, is_af_url, join_url
 from kb.store.posts import PostRecord
 
 LW_FEED_ORIGIN = "lesswrong/alignmentforum feed"  # LW and AF feeds carry the same text
@@ -192,7 +193,10 @@ def entry_record(entry: Any, *, feed: Any, base: str, feed_link: str | None,
     lw_id = lw.is_lw_item(link, guid, feed_link)
     if lw_id is not None:
         body, posted = lw.strip_wrapper(raw)
-        rec.text = to_markdown(body, content_type=ctype, base_url=link)
+        # resolve against lesswrong.com for LW and AF copies alike (every AF post is on LW
+        # too), so the same post from both feeds converts to the same text
+        lw_base = LW_CANONICAL + urlsplit(link).path
+        rec.text = to_markdown(body, content_type=ctype, base_url=lw_base)
         rec.lw_id, rec.is_af, rec.origin = lw_id, is_af_url(link), LW_FEED_ORIGIN
         rec.published = posted or published  # pubDate is the karma-threshold time, not posting
         rec.modified = None

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kb.ids import normalize_url
 from kb.store.db import Store, utcnow
 
 Kind = Literal["feed", "page"]
@@ -68,8 +67,7 @@ def add_source(store: Store, url: str, *, name: str | None = None, kind: Kind | 
         from pathlib import Path
 
         url = Path(url).expanduser().resolve().as_uri()
-    elif not url.startswith("file:"):
-        url = normalize_url(url) if kind == "page" else url
+    # keep the URL as given: it is what we fetch (normalizing would turn http into https)
     kind = kind or ("page" if url.endswith((".html", ".htm")) else "feed")
     if kind not in ("feed", "page"):
         raise SourceError(f"unknown source kind {kind!r} (feed or page)")

@@ -58,9 +58,8 @@ class DigestResult:
 
 
 def source_label(store: Store, post: Post) -> str:
-    on_lw = any("lesswrong.com/" in u for u in post.urls)
-    if post.is_af:
-        return "Alignment Forum" + (" (crossposted to LessWrong)" if on_lw else "")
+    if post.is_af:  # every AF post is also on LessWrong: one post, the AF link
+        return "Alignment Forum"
     if post.site == "www.lesswrong.com":
         return "LessWrong"
     if post.source_id is not None:

@@ -38,11 +38,11 @@ def link(title: str, url: str) -> str:
     return f"[{esc(title)}]({url})"
 
 
-def _byline(authors: list[str]) -> str:
+def _byline(authors: list[str], sep: str = " ") -> str:
     if not authors:
         return ""
     names = ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")
-    return f" by {esc(names)}"
+    return f"{sep}by {esc(names)}"
 
 
 def _model_line(model_id: str) -> str:
@@ -76,7 +76,7 @@ def render(data: dict[str, Any]) -> str:
     for p in data["posts"]:
         when = p.get("published_local") or ""
         out += [f"### {p['n']}. {esc(p['title'])}", "",
-                f"Source: {esc(p['source'])}{_byline(p['authors'])}" + (f" · {when}" if when else ""),
+                f"Source: {esc(p['source'])}{_byline(p['authors'], ' · ')}" + (f" · {when}" if when else ""),
                 "", f"Link: {p['url']}", ""]
         if p["status"] == "ok":
             out += [f"Summary: {p['summary']}", ""]

@@ -140,7 +140,7 @@ def digest(ctx: click.Context, day: str | None, since: str | None, until: str | 
         if not as_json:
             style = "red" if res.status == "failed" else ("dim" if res.status == "empty" else None)
             console.print(("error: " if res.status == "failed" else "") + res.message,
-                          style=style, markup=False)
+                          style=style, markup=False, soft_wrap=True)
     if as_json:
         emit_json({"digests": [r.to_json() for r in results], "model_calls": llm.calls})
     failed = [r for r in results if r.status == "failed"]

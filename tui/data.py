@@ -187,9 +187,9 @@ def version_diff(store: Store, post_id: str, version: int) -> str:
     old = version_text(store, post_id, version - 1) if version > 1 else None
     if new is None or old is None:
         return ""
-    return "".join(difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True),
-        fromfile=f"version {version - 1}", tofile=f"version {version}", n=2))
+    return "\n".join(difflib.unified_diff(
+        old.splitlines(), new.splitlines(), fromfile=f"version {version - 1}",
+        tofile=f"version {version}", n=2, lineterm=""))
 
 
 def has_posts(store: Store) -> bool:

@@ -25,6 +25,7 @@ from kb.search_types import Filters, SearchHit
 from tui.safe import one_line
 
 DEBOUNCE = 0.3  # seconds of quiet typing before a search runs
+HEADING = re.compile(r"(?m)^#{1,6}\s+")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MODES = [("hybrid", "hybrid"), ("keyword", "keyword"), ("vector", "vector")]
 
@@ -34,7 +35,7 @@ def hit_prompt(hit: SearchHit, width: int = 96) -> Text:
     out = Text(one_line(hit.title), style="bold")
     meta = [(hit.published or "undated")[:10], ", ".join(hit.authors[:3]), hit.site]
     out.append("\n" + one_line(" · ".join(m for m in meta if m)), style="dim")
-    passage = one_line(hit.text)
+    passage = one_line(HEADING.sub(" ", hit.text))
     if len(passage) > width * 2:
         passage = passage[: width * 2 - 1] + "…"
     out.append("\n" + passage)

@@ -8,7 +8,8 @@ in models.lock with the small SmolLM2 model run by llama-cpp-python.  Other tags
 
 Knobs for tests: ``digests`` (what ``/api/tags`` reports, to fake a digest mismatch),
 ``present`` (which tags are "pulled"), ``delay`` (seconds before each response: a slow
-server), ``stop()``/``start()`` (same port).
+server), ``fail_next`` (answer that many requests with 503), ``stream_gate`` (hold streams
+after their first line), ``stop()``/``start()`` (same port).
 
 Standalone, so a developer can point kb at it::
 
@@ -200,6 +201,7 @@ class OllamaTestServer:
         self.digests.update({normalize_tag(k): v for k, v in (digests or {}).items()})
         self.present = {normalize_tag(t) for t in (self.tags if present is None else present)}
         self.delay = delay
+        self.fail_next = 0  # answer this many of the next requests with HTTP 503
         # set stream_gate to an Event to hold every NDJSON stream after its first line until
         # the event is set; stream_paused is set while a stream is held (for tests that prove
         # pieces arrive incrementally)
@@ -302,16 +304,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
+        gate = self.ollama.stream_gate
+        try:
+            self._write_lines(lines, gate)
+        finally:
+            close = getattr(lines, "close", None)
+            if close is not None:
+                close()
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _write_lines(self, lines: Iterator[dict[str, Any]], gate: threading.Event | None) -> None:
         for i, obj in enumerate(lines):
             data = (json.dumps(obj) + "\n").encode()
+            if i == 0 and gate is not None:
+                self.ollama.stream_paused.set()  # before the client can see the first line
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
-            gate = self.ollama.stream_gate
             if i == 0 and gate is not None:
-                self.ollama.stream_paused.set()
                 gate.wait(10)
                 self.ollama.stream_paused.clear()
-        self.wfile.write(b"0\r\n\r\n")
 
     def _body(self) -> dict[str, Any]:
         n = int(self.headers.get("Content-Length") or 0)
@@ -361,7 +372,10 @@ class _Handler(BaseHTTPRequestHandler):
         route = routes.get((method, path))
         try:
             self._wait()
-            if route is None:
+            if self.ollama.fail_next > 0:
+                self.ollama.fail_next -= 1
+                self._send_json({"error": "server busy (test knob fail_next)"}, 503)
+            elif route is None:
                 self._send_json({"error": f"{method} {path} not found"}, 404)
             else:
                 route(body)
@@ -418,14 +432,17 @@ class _Handler(BaseHTTPRequestHandler):
             return out
 
         def lines() -> Iterator[dict[str, Any]]:
-            for text, stats in gen:
-                if stats:
-                    final = piece("") | {"done": True} | stats
-                    if not chat:
-                        final["context"] = []
-                    yield final
-                else:
-                    yield piece(text) | {"done": False}
+            try:
+                for text, stats in gen:
+                    if stats:
+                        final = piece("") | {"done": True} | stats
+                        if not chat:
+                            final["context"] = []
+                        yield final
+                    else:
+                        yield piece(text) | {"done": False}
+            finally:
+                gen.close()  # a client that hung up must not keep the model locked
 
         if body.get("stream", True):
             self._send_ndjson(lines())

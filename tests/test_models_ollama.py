@@ -245,3 +245,17 @@ def test_explicit_backends(monkeypatch):
     monkeypatch.setenv("KB_LLM_BACKEND", "ollama")
     with pytest.raises(ModelUnavailable, match="ollama serve"):
         get_llm(load_settings())
+
+
+def test_server_errors_are_retried_then_reported(monkeypatch, make_ollama_server):
+    from kb.models.factory import get_llm
+
+    server = make_ollama_server()
+    llm = get_llm(settings_for(monkeypatch, server.url, KB_LLM_BACKEND="ollama",
+                               KB_OLLAMA_RETRIES="2"))
+    server.fail_next = 2
+    assert llm.chat([Message("user", "hi")], max_tokens=4).output_tokens >= 1
+    assert server.fail_next == 0
+    server.fail_next = 3
+    with pytest.raises(LLMError, match="answered HTTP 503: server busy"):
+        llm.chat([Message("user", "hi")], max_tokens=4)

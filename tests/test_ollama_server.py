@@ -86,3 +86,30 @@ def test_stop_and_start_on_the_same_port(make_ollama_server):
     server.start()
     assert server.url == url
     assert httpx.get(f"{url}/api/version", timeout=2).status_code == 200
+
+
+def test_llama_index_ollama_llm_works_against_it(ollama_server):
+    """llama-index's Ollama integration (used by other parts of kb) talks to it too."""
+    from llama_index.core.llms import ChatMessage
+    from llama_index.llms.ollama import Ollama
+
+    llm = Ollama(model="qwen2.5:7b-instruct", base_url=ollama_server.url, request_timeout=60,
+                 temperature=0.0, additional_kwargs={"num_predict": 16})
+    assert llm.metadata.context_window == 8192  # read from /api/show model_info
+    r = llm.chat([ChatMessage(role="user", content="Say hello.")])
+    assert r.message.content.strip()
+    pieces = list(llm.stream_complete("Count to five."))
+    assert len(pieces) > 1 and pieces[-1].text.strip()
+
+
+@pytest.mark.timeout(60)
+def test_client_hanging_up_mid_stream_frees_the_model(ollama_server):
+    with httpx.stream("POST", f"{ollama_server.url}/api/chat", timeout=30, json={
+            "model": "qwen2.5:7b-instruct", "messages": [{"role": "user", "content": "Tell a story."}],
+            "options": {"num_predict": 200}}) as r:
+        first = json.loads(next(r.iter_lines()))
+        assert first["done"] is False
+    r = httpx.post(f"{ollama_server.url}/api/generate", timeout=30, json={
+        "model": "qwen2.5:7b-instruct", "prompt": "Hi", "stream": False,
+        "options": {"num_predict": 4}})
+    assert r.json()["done"] is True

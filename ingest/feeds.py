@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from ingest import lw
 from ingest.safexml import defuse
 from ingest.text import iso_utc, strip_tags, to_markdown
-from kb.ids import LW_CANONICAL, fix_doubled_url, is_af_url, join_url
+from kb.ids import LW_CANONICAL, fix_doubled_url, is_af_url, join_url, normalize_url
 from kb.store.posts import PostRecord
 
 LW_FEED_ORIGIN = "lesswrong/alignmentforum feed"  # LW and AF feeds carry the same text
@@ -90,9 +90,28 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
             skipped += 1
         else:
             parsed.records.append(rec)
+    parsed.records = _one_per_post(parsed.records)
     if skipped:
         parsed.notes.append(f"{skipped} empty item(s) without a link or text skipped")
     return parsed
+
+
+def _one_per_post(records: list[PostRecord]) -> list[PostRecord]:
+    """A feed that lists one post twice (a podcast's LW and AF copies) gives one record: the
+    longest text, every URL.  Otherwise the two would alternate as "edits" on every run."""
+    out: dict[str, PostRecord] = {}
+    for rec in records:
+        key = rec.lw_id or normalize_url(rec.urls[0])
+        seen = out.get(key)
+        if seen is None:
+            out[key] = rec
+            continue
+        keep, other = (rec, seen) if len(rec.text) > len(seen.text) else (seen, rec)
+        keep.urls = list(dict.fromkeys([*keep.urls, *other.urls]))
+        keep.is_af = keep.is_af or other.is_af
+        keep.authors = keep.authors or other.authors
+        out[key] = keep
+    return list(out.values())
 
 
 def _parse(feedparser: Any, body: bytes, headers: dict[str, str], url: str) -> Any:

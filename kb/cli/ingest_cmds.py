@@ -26,13 +26,15 @@ pass_app = click.make_pass_decorator(App)
 def _finish(app: App, report: IngestReport, *, no_index: bool, as_json: bool,
             verbose: bool) -> int:
     for _where, note in report.notes if verbose else []:
-        err_console.print(f"note: {note}", style="dim", markup=False, highlight=False)
+        err_console.print(f"note: {note}", style="dim", markup=False, highlight=False,
+                          soft_wrap=True)
     for _where, message in report.failures:
-        err_console.print(f"error: {message}", style="red", markup=False, highlight=False)
+        err_console.print(f"error: {message}", style="red", markup=False, highlight=False,
+                          soft_wrap=True)
     if as_json:
         emit_json(report.to_json())
     else:
-        console.print(report.line(), markup=False, highlight=False)
+        console.print(report.line(), markup=False, highlight=False, soft_wrap=True)
     if not no_index and app.settings.ingest.index and (report.new or report.updated):
         _index(app, progress=not as_json)
     if report.errors == 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import click
 
@@ -17,13 +17,10 @@ from kb.cli.app import (
     err_console,
 )
 
-if TYPE_CHECKING:
-    from ingest.pipeline import IngestReport
-
 pass_app = click.make_pass_decorator(App)
 
 
-def _finish(app: App, report: IngestReport, *, no_index: bool, as_json: bool,
+def _finish(app: App, report: Any, *, no_index: bool, as_json: bool,
             verbose: bool) -> int:
     for _where, note in report.notes if verbose else []:
         err_console.print(f"note: {note}", style="dim", markup=False, highlight=False,

@@ -55,7 +55,7 @@ def _ts(published: str | None) -> int:
 
 def chunk_meta(row: Any) -> dict[str, Any]:
     return {"post_id": row["post_id"], "published_ts": _ts(row["published"]),
-            "is_af": bool(row["is_af"]), "site": row["site"] or ""}
+            "is_af": int(bool(row["is_af"])), "site": row["site"] or ""}
 
 
 @contextmanager
@@ -76,7 +76,9 @@ def _progress(enabled: bool, total: int, label: str) -> Iterator[Any]:
         def render(self, task: Any) -> Any:
             from rich.text import Text
 
-            return Text(f"{task.speed or 0:.1f} chunks/s")
+            speed = task.finished_speed or task.speed or (
+                task.completed / task.elapsed if task.elapsed else 0.0)
+            return Text(f"{speed:.1f} chunks/s")
 
     cols = [TextColumn(label), BarColumn(), MofNCompleteColumn(), Rate(""),
             TimeRemainingColumn()]

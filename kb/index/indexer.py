@@ -173,7 +173,8 @@ def embed_pending(store: Store, embedder: Any, index: Any, report: IndexReport, 
     pending = list(store.conn.execute(
         "SELECT c.id, c.post_id, c.heading, c.text, c.tokens, p.title, p.published, p.is_af, "
         "p.site FROM chunks c JOIN posts p ON p.id = c.post_id "
-        "WHERE c.embedded_model IS NULL OR c.embedded_model != ? ORDER BY c.cid", (model_id,)))
+        "WHERE c.embedded_model IS NULL OR c.embedded_model != ? ORDER BY c.tokens, c.cid",
+        (model_id,)))  # batches of similar length: little padding in the model
     embed = getattr(embedder, "embed_array", None) or embedder.embed_documents
     with _progress(progress, len(pending), "embedding") as advance:
         for i in range(0, len(pending), batch_size):

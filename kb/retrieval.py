@@ -109,10 +109,11 @@ def _allowed_posts(store: Store, filters: Filters | None) -> set[str] | None:
 
 def vector_candidates(settings: Any, store: Store, query: str, n: int,
                       filters: Filters | None = None) -> list[Candidate]:
-    from kb.embed.factory import get_embedder
+    from kb.embed.factory import get_embedder, use_with_llama_index
     from kb.index.vector import open_index
 
     embedder = get_embedder(settings)
+    use_with_llama_index(embedder)  # llama-index never falls back to its OpenAI defaults
     index = open_index(settings, embedder.model_id, embedder.dim)
     where: dict[str, Any] = {}
     if filters and filters.since:
@@ -120,7 +121,7 @@ def vector_candidates(settings: Any, store: Store, query: str, n: int,
     if filters and filters.until:
         where.setdefault("published_ts", {})["lte"] = _ts(_day(filters.until, "until"), end=True)
     if filters and filters.af_only:
-        where["is_af"] = {"eq": True}
+        where["is_af"] = {"eq": 1}
     allowed = _allowed_posts(store, filters)
     fetch = n
     if allowed is not None:

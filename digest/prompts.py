@@ -13,7 +13,7 @@ from typing import Any
 
 from kb.models.base import Message
 
-PROMPT_VERSION = "s1"
+PROMPT_VERSION = "s2"
 
 BEGIN, END = "<<<DATA", "DATA>>>"
 
@@ -39,9 +39,9 @@ SUMMARY_SYSTEM = (
 SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "summary": {"type": "string"},
+        "summary": {"type": "string", "minLength": 40, "maxLength": 700},
         "relevance": {"type": "string", "enum": ["core", "related", "off-topic"]},
-        "implications": {"type": "string"},
+        "implications": {"type": "string", "maxLength": 300},
     },
     "required": ["summary", "relevance", "implications"],
     "additionalProperties": False,
@@ -64,7 +64,7 @@ PART_SYSTEM = (
 
 PART_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"notes": {"type": "string"}},
+    "properties": {"notes": {"type": "string", "maxLength": 600}},
     "required": ["notes"],
     "additionalProperties": False,
 }
@@ -84,9 +84,10 @@ THEME_SYSTEM = (
 THEME_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "name": {"type": "string"},
-        "summary": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 5},
-        "implications": {"type": "string"},
+        "name": {"type": "string", "minLength": 3, "maxLength": 80},
+        "summary": {"type": "array", "items": {"type": "string", "maxLength": 300},
+                    "minItems": 1, "maxItems": 4},
+        "implications": {"type": "string", "maxLength": 400},
     },
     "required": ["name", "summary", "implications"],
     "additionalProperties": False,
@@ -102,7 +103,7 @@ CONNECTIONS_SYSTEM = (
 
 CONNECTIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"connections": {"type": "string"}},
+    "properties": {"connections": {"type": "string", "maxLength": 800}},
     "required": ["connections"],
     "additionalProperties": False,
 }

@@ -54,7 +54,11 @@ def render(data: dict[str, Any]) -> str:
     posts = {p["n"]: p for p in data["posts"]}
     out = [HEADER.format(day=data["date"]), "", THEMES, ""]
     themes = data.get("themes") or []
-    if not themes:
+    waiting = sum(1 for p in data["posts"] if p["status"] != "ok")
+    if not themes and waiting:
+        out += [f"No themes yet: {waiting} of the day's posts are still waiting for a summary "
+                "(pending; `kb daily` retries them).", ""]
+    elif not themes:
         out += ["No posts about AI alignment were published on this day.", ""]
     for i, t in enumerate(themes, 1):
         out += [f"### {i}. {esc(t['name'])}", "", "**Key Posts:**", ""]

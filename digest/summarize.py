@@ -20,13 +20,13 @@ from typing import Any
 from digest import prompts
 from digest.llmtools import CountingLLM, counting
 from digest.repo import Summary, get_summary, save_summary
-from digest.text import extract_json, labelled_fields, plain, sentences
+from digest.text import cut_repetition, extract_json, labelled_fields, plain, sentences
 from kb.models.base import LLM, LLMError, Message, ModelUnavailable
 from kb.store.db import Store
 
 log = logging.getLogger("digest.summarize")
 
-SUMMARY_MAX_TOKENS = 400
+SUMMARY_MAX_TOKENS = 300
 PART_MAX_TOKENS = 220
 MIN_CHARS, MIN_WORDS = 40, 8
 SHORT_POST_WORDS = 25  # below this, a post has no real body to summarize
@@ -75,7 +75,7 @@ def validate(obj: dict[str, Any] | None, title: str, *, default_relevance: str |
     raw = obj.get("summary")
     if not isinstance(raw, str):
         return None, "no summary text"
-    summary = _MARKERS.sub("", plain(raw, max_chars=1500))
+    summary = cut_repetition(_MARKERS.sub("", plain(raw, max_chars=1500)))
     summary = re.sub(r"\s+([.,;:])", r"\1", re.sub(r"\s{2,}", " ", summary)).strip()
     why = check_summary(summary, title)
     if why:
@@ -88,7 +88,7 @@ def validate(obj: dict[str, Any] | None, title: str, *, default_relevance: str |
         return None, "relevance is not core, related or off-topic"
     impl = ""
     if relevance != "off-topic" and isinstance(obj.get("implications"), str):
-        impl = _MARKERS.sub("", plain(obj["implications"], max_chars=400))
+        impl = cut_repetition(_MARKERS.sub("", plain(obj["implications"], max_chars=400)))
         impl = (sentences(impl) or [""])[0]
         if len(impl) < 15 or any(m in impl.lower() for m in prompts.ECHO_MARKERS):
             impl = ""

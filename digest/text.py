@@ -45,6 +45,25 @@ def plain(text: str, *, max_chars: int = 2000) -> str:
     return t
 
 
+_WORD = re.compile(r"\S+")
+_TRAILING = re.compile(r"[\s,;:–—-]*\b(?:and|or|but|of|the|a|an|to|with|in|is|are)?[\s,;:–—-]*$", re.I)
+
+
+def cut_repetition(text: str, n: int = 4) -> str:
+    """Cut a degenerate loop ("… a simple model, and a simple model, and a simple …") at the
+    start of its first repeat, which small models produce at temperature 0.  Text without a
+    repeated ``n``-word sequence is returned unchanged."""
+    words = [m for m in _WORD.finditer(text)]
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(words) - n + 1):
+        gram = tuple(re.sub(r"\W", "", w.group()).lower() for w in words[i:i + n])
+        if gram in seen:
+            head = _TRAILING.sub("", text[:words[i].start()]).rstrip()
+            return head + ("" if head.endswith((".", "!", "?")) else ".")
+        seen.add(gram)
+    return text
+
+
 def one_line(text: str, *, max_words: int = 12, max_chars: int = 100) -> str:
     """A short title-like line (theme names)."""
     t = plain(text, max_chars=400).strip(" .:;-\"'")

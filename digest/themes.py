@@ -10,6 +10,7 @@ version), so an unchanged day makes no model call.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from digest import prompts
 from digest.citations import find_markers, strip_invalid_markers
 from digest.cluster import centroid, cluster, cosine
 from digest.repo import cache_get, cache_key, cache_put
-from digest.text import extract_json, first_sentences, one_line, plain, sentences
+from digest.text import cut_repetition, extract_json, first_sentences, one_line, plain, sentences
 from kb.embed.base import Embedder
 from kb.models.base import LLM, LLMError, Message
 from kb.store.db import Store
@@ -110,11 +111,17 @@ def _check_theme(obj: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str
         return None, "no usable theme name"
     raw = obj.get("summary")
     items = raw if isinstance(raw, list) else sentences(str(raw or ""))
-    bullets = [plain(str(b), max_chars=400) for b in items]
-    bullets = [b for b in bullets if len(b) >= 20 and not _echo(b)][:4]
+    bullets, seen = [], set()
+    for b in (cut_repetition(plain(str(b), max_chars=400)) for b in items):
+        key = re.sub(r"\W+", " ", b.lower()).strip()
+        if len(b) >= 20 and not _echo(b) and key not in seen:
+            seen.add(key)
+            bullets.append(b)
+    bullets = bullets[:4]
     if not bullets:
         return None, "no usable summary sentences"
-    impl = first_sentences(plain(str(obj.get("implications") or ""), max_chars=600), 2)
+    impl = first_sentences(cut_repetition(plain(str(obj.get("implications") or ""),
+                                                max_chars=600)), 2)
     if _echo(impl):
         impl = ""
     return {"name": name, "summary": bullets, "implications": impl}, ""
@@ -166,7 +173,8 @@ def write_theme(store: Store, llm: LLM, members: list[Member], vectors: list[lis
 def _check_connections(obj: dict[str, Any] | None) -> tuple[str | None, str]:
     if not obj:
         return None, "no JSON object in the reply"
-    text = first_sentences(plain(str(obj.get("connections") or ""), max_chars=1200), 5)
+    text = first_sentences(cut_repetition(plain(str(obj.get("connections") or ""),
+                                                max_chars=1200)), 5)
     if len(text) < 40 or _echo(text):
         return None, "no usable connections text"
     return text, ""

@@ -189,3 +189,19 @@ def test_model_error_is_pending_not_a_crash(store):
 
     row, _ = summarize_post(store, FakeLLM(boom), pid(1))
     assert row.status == "pending" and "timed out" in (row.error or "")
+
+
+def test_degenerate_repetition_is_cut_and_loops_alone_are_rejected(store):
+    from digest.text import cut_repetition, extract_json, labelled_fields
+
+    loop = "It studies a simple decision model, and a simple decision model, and a simple"
+    assert cut_repetition(loop) == "It studies a simple decision model."
+    assert cut_repetition("One claim. Another claim.") == "One claim. Another claim."
+    assert extract_json('Sure! ```json\n{"a": {"b": 1}}\n``` done') == {"a": {"b": 1}}
+    assert extract_json('{"summary": "cut') is None
+    assert labelled_fields('{"summary": "cut here')["summary"] == "cut here"
+    add_post(store, pid(1), "Loops", DAY)
+    looped = json.dumps({"summary": "The post " + "studies a reward model and " * 30,
+                         "relevance": "core", "implications": ""})
+    row, _ = summarize_post(store, FakeLLM([looped]), pid(1))
+    assert not row.ok  # what is left after cutting the loop is too short to be a summary

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
@@ -40,7 +41,7 @@ class KbApp(App[None]):
     """The kb terminal UI.  ``llm`` (tests: a FakeLLM) is passed through to ask; ``search_mode``
     overrides the retrieval mode (hybrid | keyword | vector)."""
 
-    CSS_PATH = "kb.tcss"
+    CSS_PATH = Path(__file__).with_name("kb.tcss")
     TITLE = "kb"
     SUB_TITLE = "alignment research, offline"
     MODES = {mode: _lazy(mode) for mode in SCREENS}

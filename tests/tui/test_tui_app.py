@@ -99,7 +99,7 @@ async def test_ollama_unreachable_shows_the_notice_and_search_still_works(make_a
     app = make_app(start="ask")
     async with app.run_test(size=SIZE) as pilot:
         notice = app.screen.query_one("#ask-notice", Static)
-        for _ in range(300):
+        for _ in range(1500):
             await pilot.pause(0.02)
             if "shown" in notice.classes:
                 break
@@ -111,7 +111,7 @@ async def test_ollama_unreachable_shows_the_notice_and_search_still_works(make_a
         screen = app.screen
         assert isinstance(screen, SearchScreen)
         screen.query_one("#search-box", Input).value = "sensor tile"
-        for _ in range(300):
+        for _ in range(1500):
             await pilot.pause(0.02)
             if screen.hits:
                 break
@@ -151,3 +151,21 @@ async def test_a_digest_stored_by_the_digest_builder(make_app, archive, store):
         labels = [str(posts.get_option_at_index(i).prompt) for i in range(posts.option_count)]
         assert labels == ["key post  Reward hacking in small gridworlds",
                           "summary  Interpretability of toy transformers"]
+
+
+def test_kb_tui_command_is_registered():
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    out = CliRunner().invoke(cli, ["tui", "--help"])
+    assert out.exit_code == 0
+    assert "--screen" in out.output and "--post" in out.output and "--light" in out.output
+
+
+async def test_open_post_at_start(make_app, archive):
+    app = make_app(open_post="https://example-alignment.blog/toy-transformers")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen.post.id == archive["toy"]

@@ -35,7 +35,7 @@ async def _ask(pilot, question: str) -> None:
     box.focus()
     box.value = question
     await pilot.press("enter")
-    for _ in range(200):
+    for _ in range(1500):
         await pilot.pause(0.02)
         if not app.screen.generating:
             break
@@ -132,12 +132,12 @@ async def test_escape_stops_generation(make_app, archive, store):
         screen = app.screen
         screen.query_one("#question", Input).value = "Is debate a proposal where two copies argue and a judge picks?"
         await pilot.press("enter")
-        for _ in range(200):
+        for _ in range(1500):
             await pilot.pause(0.02)
             if llm.yielded > 3:
                 break
         await pilot.press("escape")
-        for _ in range(200):
+        for _ in range(1500):
             await pilot.pause(0.02)
             if not screen.generating:
                 break

@@ -45,7 +45,7 @@ async def test_ask_with_the_real_small_model_and_open_a_source(make_app, real_se
         sources = screen.query_one("#ask-sources", OptionList)
         assert sources.option_count >= 1  # cited sources, or the nearest posts
         await pilot.press("ctrl+o", "enter")
-        for _ in range(50):
+        for _ in range(600):
             await pilot.pause(0.05)
             if isinstance(app.screen, PostScreen) and app.screen.query_one(PostBody).passage_blocks:
                 break

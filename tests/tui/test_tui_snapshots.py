@@ -23,7 +23,7 @@ class WordEmbedder(FakeEmbedder):
         return super()._vec(" ".join(sorted(terms(text))))
 
 
-async def _settle(pilot, until=lambda: True, tries: int = 300) -> None:
+async def _settle(pilot, until=lambda: True, tries: int = 1500) -> None:
     for _ in range(tries):
         await pilot.pause(0.02)
         if until():

@@ -52,7 +52,7 @@ def _cells(table: DataTable, row: int) -> list[str]:
 
 
 async def _wait_job(pilot, screen) -> None:
-    for _ in range(500):
+    for _ in range(3000):
         await pilot.pause(0.02)
         if not screen.busy:
             break

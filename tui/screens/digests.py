@@ -74,9 +74,8 @@ class DigestsScreen(Screen[None]):
             self.query_one("#digest-md", Markdown).display = False
             return
         self.query_one("#digest-md", Markdown).display = True
-        day_list.highlighted = 0
+        day_list.highlighted = 0  # OptionHighlighted shows the newest digest
         day_list.focus()
-        self.show_day(days[0])
 
     @on(OptionList.OptionHighlighted, "#day-list")
     def _day_highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -69,7 +69,9 @@ class SearchScreen(Screen[None]):
         self.serial = 0
         self.hits: list[SearchHit] = []
         self._timer: Timer | None = None
+        self._last_key: tuple[str, ...] = ()
         self._focus_results_when_ready = False
+        self.shown_serial = 0  # the query whose results are on screen
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -91,6 +93,13 @@ class SearchScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "Search"
         self.query_one("#search-box", Input).focus()
+        self._last_key = self._key()
+
+    def _key(self) -> tuple[str, ...]:
+        """What the current search depends on: nothing runs when it did not change."""
+        values = [self.query_one(f"#{k}", Input).value.strip()
+                  for k in ("search-box", "since", "until", "author", "source")]
+        return (*values, str(self.query_one("#mode", Select).value))
 
     # --- input -> debounced search ----------------------------------------------------------
     @on(Input.Changed)
@@ -122,6 +131,10 @@ class SearchScreen(Screen[None]):
 
     def run_search(self) -> None:
         self._timer = None
+        key = self._key()
+        if key == self._last_key:
+            return
+        self._last_key = key
         query = self.query_one("#search-box", Input).value.strip()
         filters = self.filters()
         status = self.query_one("#search-status", Static)
@@ -161,6 +174,7 @@ class SearchScreen(Screen[None]):
 
     def _show(self, serial: int, hits: list[SearchHit], note: str) -> None:
         self.hits = hits
+        self.shown_serial = serial
         results = self.query_one("#results", OptionList)
         results.clear_options()
         results.add_options([Option(hit_prompt(h), id=str(i)) for i, h in enumerate(hits)])

@@ -59,7 +59,7 @@ def chunk_meta(row: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def _progress(enabled: bool, total: int, label: str) -> Iterator[Any]:
+def _progress(enabled: bool, total: int, label: str, unit: str = "chunks") -> Iterator[Any]:
     if not enabled or total == 0:
         yield None
         return
@@ -78,7 +78,7 @@ def _progress(enabled: bool, total: int, label: str) -> Iterator[Any]:
 
             speed = task.finished_speed or task.speed or (
                 task.completed / task.elapsed if task.elapsed else 0.0)
-            return Text(f"{speed:.1f} chunks/s")
+            return Text(f"{speed:.1f} {unit}/s")
 
     cols = [TextColumn(label), BarColumn(), MofNCompleteColumn(), Rate(""),
             TimeRemainingColumn()]
@@ -158,7 +158,7 @@ def sync_chunks(store: Store, embedder: Any, index: Any, report: IndexReport,
                 *, progress: bool = False) -> None:
     stale = _stale_posts(store)
     count = embedder.count_tokens
-    with _progress(progress and len(stale) > 20, len(stale), "chunking") as advance:
+    with _progress(progress and len(stale) > 20, len(stale), "chunking", "posts") as advance:
         for i in range(0, len(stale), POSTS_PER_TX):
             batch = [(row, chunk_text(row["title"], row["text"], count, embedder.max_tokens))
                      for row in stale[i:i + POSTS_PER_TX]]

@@ -29,6 +29,7 @@ from xml.sax.saxutils import escape
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 OFFLINE_GUARD = TESTS / "offline_guard"
+CORPUS = Path(os.environ.get("KB_TEST_CORPUS", REPO.parent / "shared" / "corpus"))  # as conftest
 
 
 def kb_env(home: Path, **extra: str) -> dict[str, str]:

@@ -80,6 +80,17 @@ def run_cli(cli: click.Group, argv: list[str] | None) -> int:
     return rv if isinstance(rv, int) else 0
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7f, *range(0x80, 0xa0))
+            if chr(c) not in "\n\t"}
+
+
+def inert(text: str) -> str:
+    """Text from feeds and pages made safe for a terminal: control characters (ANSI escapes,
+    bells, carriage returns) are shown as visible ``\\xNN`` instead of acting.  Print it with
+    ``markup=False`` so Rich markup stays literal too."""
+    return text.translate(_CONTROL)
+
+
 def emit_json(data: Any) -> None:
     """Print JSON to stdout (no Rich markup or wrapping)."""
     import json

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from kb.cli.app import App, KbError, console, emit_json
+from kb.cli.app import App, KbError, console, emit_json, inert
 from kb.store import posts as posts_repo
 from kb.store import sources as sources_repo
 
@@ -84,7 +84,8 @@ def posts_list(app: App, since: str | None, until: str | None, source: str | Non
     for col in ("id", "published", "title", "authors", "site"):
         table.add_column(col, overflow="fold")
     for p in items:
-        table.add_row(p.id, (p.published or "")[:10], p.title, ", ".join(p.authors[:3]), p.site)
+        table.add_row(p.id, (p.published or "")[:10], inert(p.title),
+                      inert(", ".join(p.authors[:3])), inert(p.site))
     console.print(table, markup=False)
     console.print(f"{len(items)} posts")
 
@@ -102,12 +103,13 @@ def posts_show(app: App, ref: str, as_json: bool) -> None:
     if as_json:
         emit_json(post.to_json(versions=versions))
         return
-    console.print(post.title, style="bold", markup=False)
-    console.print(f"{', '.join(post.authors)} — {post.published or 'undated'}", markup=False)
+    console.print(inert(post.title), style="bold", markup=False)
+    console.print(inert(f"{', '.join(post.authors)} — {post.published or 'undated'}"),
+                  markup=False)
     for u in post.urls:
-        console.print(("* " if u == post.canonical_url else "  ") + u, markup=False)
+        console.print(inert(("* " if u == post.canonical_url else "  ") + u), markup=False)
     console.print(f"version {post.version} of {len(versions)}\n", style="dim")
-    console.print(post.text, markup=False)
+    console.print(inert(post.text), markup=False)
 
 
 # --- sources ------------------------------------------------------------------------------

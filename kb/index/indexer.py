@@ -196,6 +196,17 @@ def embed_pending(store: Store, embedder: Any, index: Any, report: IndexReport, 
                 advance(len(rows))
 
 
+def _up_to_date(store: Store, model_id: str) -> bool:
+    """No tombstone to flush, no post to (re)chunk and no chunk to embed for ``model_id``:
+    then every chunk's vector is in the index (SQLite marks a chunk embedded only after its
+    vector is stored), so a run would change nothing."""
+    conn = store.conn
+    return (conn.execute("SELECT 1 FROM chunk_tombstones LIMIT 1").fetchone() is None
+            and conn.execute("SELECT 1 FROM chunks WHERE embedded_model IS NULL OR "
+                             "embedded_model != ? LIMIT 1", (model_id,)).fetchone() is None
+            and not _stale_posts(store))
+
+
 def run_index(settings: Any, store: Store, *, progress: bool = True) -> IndexReport:
     """Chunk what changed, embed what is pending, remove what was superseded."""
     from kb.embed.factory import get_embedder, use_with_llama_index
@@ -203,6 +214,10 @@ def run_index(settings: Any, store: Store, *, progress: bool = True) -> IndexRep
 
     t0 = time.perf_counter()
     embedder = get_embedder(settings)
+    if _up_to_date(store, embedder.model_id):  # nothing to do: skip loading llama-index+Chroma
+        done = store.count("chunks")
+        return IndexReport(model_id=embedder.model_id, chunks_total=done, vectors_total=done,
+                           seconds=time.perf_counter() - t0)
     use_with_llama_index(embedder)
     index = open_index(settings, embedder.model_id, embedder.dim)
     report = IndexReport(model_id=embedder.model_id)

@@ -20,9 +20,13 @@ ALSO = "## Also Published"
 _ESC = re.compile(r"([\\`*_\[\]<>|])")
 
 
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def esc(text: str) -> str:
-    """Escape Markdown syntax in store text (titles, names); defuse autolinks."""
-    t = " ".join(str(text).split())
+    """Escape Markdown syntax in store text (titles, names); defuse autolinks; drop control
+    characters (an ANSI escape in a title must not reach a terminal that shows the digest)."""
+    t = " ".join(CONTROL_CHARS.sub("", str(text)).split())
     t = _ESC.sub(r"\\\1", t)
     t = t.replace("://", r":\/\/")
     if t.startswith(("#", "-", "+", ">", "=")):

@@ -23,10 +23,12 @@ _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.M)
 
 
 def plain(text: str, *, max_chars: int = 2000) -> str:
-    """One paragraph of plain text: no links, URLs, HTML, headings, list markers, newlines."""
+    """One paragraph of plain text: no links, URLs, HTML, headings, list markers, newlines,
+    control characters."""
     if not text:
         return ""
     t = str(text).replace("\r", "\n")
+    t = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", "", t)  # ANSI escapes, bells
     t = _REF_DEF.sub("", t)
     t = _MD_LINK.sub(lambda m: m.group(1), t)
     t = _HTML.sub("", t)

@@ -14,7 +14,16 @@ from __future__ import annotations
 import re
 
 from digest.citations import find_markers
-from digest.render import ALSO, CONNECTIONS, HEADER, INDIVIDUAL, THEMES, UPDATED, unesc
+from digest.render import (
+    ALSO,
+    CONNECTIONS,
+    CONTROL_CHARS,
+    HEADER,
+    INDIVIDUAL,
+    THEMES,
+    UPDATED,
+    unesc,
+)
 from kb.store.db import Store
 
 
@@ -73,7 +82,7 @@ def check(md: str, store: Store, day: str) -> list[str]:
             titles[url] = row[0]
 
     for text, url in _LINK.findall(md):
-        if url in titles and " ".join(unesc(text).split()) != " ".join(titles[url].split()):
+        if url in titles and " ".join(unesc(text).split()) != _shown(titles[url]):
             problems.append(f"the link text {unesc(text)!r} is not the stored title of {url} "
                             f"({titles[url]!r})")
 
@@ -100,7 +109,7 @@ def check(md: str, store: Store, day: str) -> list[str]:
                                 f"(as {seen_urls[url]} and {n})")
             seen_urls[url] = n
             numbered[n] = url
-            if url in titles and " ".join(title.split()) != " ".join(titles[url].split()):
+            if url in titles and " ".join(title.split()) != _shown(titles[url]):
                 problems.append(f"summary {n} is headed {title!r}, not the stored title "
                                 f"{titles[url]!r}")
             head = None
@@ -136,3 +145,8 @@ def verify(md: str, store: Store, day: str) -> None:
     problems = check(md, store, day)
     if problems:
         raise DigestVerificationError(day, problems)
+
+
+def _shown(title: str) -> str:
+    """A stored title as the digest shows it (control characters dropped, spaces collapsed)."""
+    return " ".join(CONTROL_CHARS.sub("", title).split())

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from kb.cli.app import App, KbError, console, emit_json
+from kb.cli.app import App, KbError, console, emit_json, inert
 
 pass_app = click.make_pass_decorator(App)
 
@@ -105,11 +105,11 @@ def search(app: App, query: tuple[str, ...], k: int, mode: str, since: str | Non
         console.print("no results" + hint, markup=False)
         return
     for i, h in enumerate(hits, 1):
-        console.print(f"{i:>2}. {h.title}", style="bold", markup=False, end="")
-        console.print(f"  {(h.published or '')[:10]}  {', '.join(h.authors[:2])}  "
-                      f"score {h.score:.3f}", style="dim", markup=False)
-        console.print(f"    {h.url}  [{h.start}:{h.end}]", style="cyan", markup=False)
-        passage = " ".join(h.text.split())
+        console.print(inert(f"{i:>2}. {h.title}"), style="bold", markup=False, end="")
+        console.print(inert(f"  {(h.published or '')[:10]}  {', '.join(h.authors[:2])}  "
+                            f"score {h.score:.3f}"), style="dim", markup=False)
+        console.print(inert(f"    {h.url}  [{h.start}:{h.end}]"), style="cyan", markup=False)
+        passage = inert(" ".join(h.text.split()))
         console.print("    " + (passage[:300] + ("…" if len(passage) > 300 else "")),
                       markup=False)
 

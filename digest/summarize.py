@@ -20,7 +20,15 @@ from typing import Any
 from digest import prompts
 from digest.llmtools import CountingLLM, counting
 from digest.repo import Summary, get_summary, save_summary
-from digest.text import cut_repetition, extract_json, labelled_fields, plain, sentences
+from digest.text import (
+    cut_repetition,
+    extract_json,
+    has_junk_word,
+    labelled_fields,
+    plain,
+    sentences,
+    tidy_sentence,
+)
 from kb.models.base import LLM, LLMError, Message, ModelUnavailable
 from kb.store.db import Store
 
@@ -60,6 +68,8 @@ def check_summary(summary: str, title: str) -> str | None:
         return "summary too short"
     if any(m in low for m in prompts.ECHO_MARKERS):
         return "the reply echoed the prompt"
+    if has_junk_word(summary):
+        return "the summary contains a run-on non-word"
     if low.strip(" .") == title.lower().strip(" ."):
         return "the summary is only the title"
     if len(words) >= 20 and len({w.lower() for w in words}) / len(words) < 0.3:
@@ -75,7 +85,7 @@ def validate(obj: dict[str, Any] | None, title: str, *, default_relevance: str |
     raw = obj.get("summary")
     if not isinstance(raw, str):
         return None, "no summary text"
-    summary = cut_repetition(_MARKERS.sub("", plain(raw, max_chars=1500)))
+    summary = tidy_sentence(cut_repetition(_MARKERS.sub("", plain(raw, max_chars=1500))))
     summary = re.sub(r"\s+([.,;:])", r"\1", re.sub(r"\s{2,}", " ", summary)).strip()
     why = check_summary(summary, title)
     if why:
@@ -89,8 +99,9 @@ def validate(obj: dict[str, Any] | None, title: str, *, default_relevance: str |
     impl = ""
     if relevance != "off-topic" and isinstance(obj.get("implications"), str):
         impl = cut_repetition(_MARKERS.sub("", plain(obj["implications"], max_chars=400)))
-        impl = (sentences(impl) or [""])[0]
-        if len(impl) < 15 or any(m in impl.lower() for m in prompts.ECHO_MARKERS):
+        impl = tidy_sentence((sentences(impl) or [""])[0])
+        if len(impl) < 15 or has_junk_word(impl) or \
+                any(m in impl.lower() for m in prompts.ECHO_MARKERS):
             impl = ""
     return Parsed(summary, relevance, impl), ""
 

@@ -66,6 +66,25 @@ def cut_repetition(text: str, n: int = 4) -> str:
     return text
 
 
+_PREFIX = re.compile(r"^(?:(?:here is |here's )?(?:a |the )?(?:summary|tl;?dr|answer)(?: of the post)?"
+                     r"\s*[:\-–]\s*)+", re.I)
+
+
+def tidy_sentence(text: str) -> str:
+    """Drop a "Summary of the post:" style preamble; capitalize; end with a full stop."""
+    t = _PREFIX.sub("", text.strip()).strip()
+    if not t:
+        return ""
+    t = t[0].upper() + t[1:]
+    return t if t.endswith((".", "!", "?", "]", "\u201d", '"')) else t + "."
+
+
+def has_junk_word(text: str, limit: int = 35) -> bool:
+    """A "word" longer than ``limit`` characters (``a-day-post-to-the-internet-to-the-…``) is
+    a degenerate model loop, not prose."""
+    return any(len(w) > limit for w in text.split())
+
+
 def one_line(text: str, *, max_words: int = 12, max_chars: int = 100) -> str:
     """A short title-like line (theme names)."""
     t = plain(text, max_chars=400).strip(" .:;-\"'")

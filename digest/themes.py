@@ -18,7 +18,16 @@ from digest import prompts
 from digest.citations import find_markers, strip_invalid_markers
 from digest.cluster import centroid, cluster, cosine
 from digest.repo import cache_get, cache_key, cache_put
-from digest.text import cut_repetition, extract_json, first_sentences, one_line, plain, sentences
+from digest.text import (
+    cut_repetition,
+    extract_json,
+    first_sentences,
+    has_junk_word,
+    one_line,
+    plain,
+    sentences,
+    tidy_sentence,
+)
 from kb.embed.base import Embedder
 from kb.models.base import LLM, LLMError, Message
 from kb.store.db import Store
@@ -107,14 +116,14 @@ def _check_theme(obj: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str
     if not obj:
         return None, "no JSON object in the reply"
     name = one_line(str(obj.get("name") or ""))
-    if len(name) < 3 or _echo(name):
+    if len(name) < 3 or _echo(name) or has_junk_word(name, 25):
         return None, "no usable theme name"
     raw = obj.get("summary")
     items = raw if isinstance(raw, list) else sentences(str(raw or ""))
     bullets, seen = [], set()
-    for b in (cut_repetition(plain(str(b), max_chars=400)) for b in items):
+    for b in (tidy_sentence(cut_repetition(plain(str(b), max_chars=400))) for b in items):
         key = re.sub(r"\W+", " ", b.lower()).strip()
-        if len(b) >= 20 and not _echo(b) and key not in seen:
+        if len(b) >= 20 and not _echo(b) and not has_junk_word(b) and key not in seen:
             seen.add(key)
             bullets.append(b)
     bullets = bullets[:4]
@@ -122,7 +131,8 @@ def _check_theme(obj: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str
         return None, "no usable summary sentences"
     impl = first_sentences(cut_repetition(plain(str(obj.get("implications") or ""),
                                                 max_chars=600)), 2)
-    if _echo(impl):
+    impl = tidy_sentence(impl)
+    if _echo(impl) or has_junk_word(impl):
         impl = ""
     return {"name": name, "summary": bullets, "implications": impl}, ""
 
@@ -173,9 +183,9 @@ def write_theme(store: Store, llm: LLM, members: list[Member], vectors: list[lis
 def _check_connections(obj: dict[str, Any] | None) -> tuple[str | None, str]:
     if not obj:
         return None, "no JSON object in the reply"
-    text = first_sentences(cut_repetition(plain(str(obj.get("connections") or ""),
-                                                max_chars=1200)), 5)
-    if len(text) < 40 or _echo(text):
+    text = tidy_sentence(first_sentences(cut_repetition(plain(
+        str(obj.get("connections") or ""), max_chars=1200)), 5))
+    if len(text) < 40 or _echo(text) or has_junk_word(text):
         return None, "no usable connections text"
     return text, ""
 

@@ -205,3 +205,15 @@ def test_degenerate_repetition_is_cut_and_loops_alone_are_rejected(store):
                          "relevance": "core", "implications": ""})
     row, _ = summarize_post(store, FakeLLM([looped]), pid(1))
     assert not row.ok  # what is left after cutting the loop is too short to be a summary
+
+
+def test_preambles_and_run_on_words_are_cleaned_or_rejected(store):
+    from digest.text import has_junk_word, tidy_sentence
+
+    assert tidy_sentence("Summary of the post: it argues x") == "It argues x."
+    assert has_junk_word("The 3-day-a-day-post-to-the-internet-and-the-internet-to-the-end")
+    add_post(store, pid(1), "Control measures", DAY)
+    short = json.dumps({"summary": "Summary of the post: An overview of control measures.",
+                        "relevance": "core", "implications": "important for risk"})
+    row, _ = summarize_post(store, FakeLLM([short]), pid(1))
+    assert not row.ok  # without its preamble the "summary" is five words

@@ -64,6 +64,7 @@ def run(ctx: Context) -> list[Row]:
     t_import = time.perf_counter() - t0
     report = run_index(settings, store, progress=True)
     wall = time.perf_counter() - t0
+    rss = peak_rss_mb()  # P6: the ingest itself, before the bare-embedding comparison
     posts = store.count("posts")
 
     # bare embedding of exactly the same texts with the same warm embedder
@@ -91,6 +92,6 @@ def run(ctx: Context) -> list[Row]:
         Row(NAME, "wall", round(wall, 1), "s"),
         Row(NAME, "bare embedding", round(bare, 1), "s"),
         Row(NAME, "embedder time inside index", round(report.embed_seconds, 1), "s"),
-        Row("P6", "peak RSS (ingest+index)", round(peak_rss_mb(), 1), "MB", "<= 1024",
-            check(peak_rss_mb(), "<=", 1024)),
+        Row("P6", "peak RSS (ingest+index)", round(rss, 1), "MB", "<= 1024",
+            check(rss, "<=", 1024)),
     ]

@@ -44,7 +44,7 @@ class LLMSettings:
 @dataclass
 class EmbedSettings:
     backend: Literal["onnx", "ollama", "fake"] = "onnx"
-    batch_size: int = 32
+    batch_size: int = 16  # texts per model call: 16 is as fast as 32 and peaks ~170 MB lower
     threads: int = 0  # onnxruntime intra-op threads; 0 = all cores
     ollama_model: str = ""  # override the [embed_ollama] model of models.lock
 

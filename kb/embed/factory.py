@@ -44,7 +44,7 @@ def _build(settings: Any) -> Embedder:
     if backend == "fake":
         from kb.embed.fake import FakeEmbedder
 
-        return FakeEmbedder()
+        return FakeEmbedder(dim=384)  # wide enough that hash collisions stay rare
     raise EmbedderError(f"embed.backend: unknown backend {backend!r} (onnx, ollama or fake)")
 
 

@@ -42,6 +42,9 @@ class OnnxEmbedder:
         opts.intra_op_num_threads = threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # the arena keeps every differently-shaped batch's buffers: +1 GB over an archive.
+        # Without it peak RSS stays flat and (measured here) embedding is no slower.
+        opts.enable_cpu_mem_arena = False
         try:
             self._session = ort.InferenceSession(str(model_path), sess_options=opts,
                                                  providers=["CPUExecutionProvider"])

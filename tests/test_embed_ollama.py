@@ -64,3 +64,13 @@ def test_ollama_errors_are_one_clear_sentence(make_ollama_server, ollama_setting
     s = ollama_settings("http://127.0.0.1:9", "x")  # nothing listens on the discard port
     with pytest.raises(EmbedderError, match="not reachable"):
         get_embedder(s).embed_query("x")
+
+
+@pytest.mark.model
+def test_locked_model_with_other_dimension_is_refused(make_ollama_server, ollama_settings):
+    server = make_ollama_server()  # serves models.lock's tags; its vectors are not 768-dim
+    s = ollama_settings(server.url)
+    emb = get_embedder(s)
+    assert emb.model_id.startswith("ollama:nomic-embed-text:latest")
+    with pytest.raises(EmbedderError, match="expected 768"):
+        emb.embed_query("x")

@@ -22,7 +22,7 @@ from digest.render import render
 from digest.repo import cache_key, get_digest, list_digests, save_digest
 from digest.summarize import cached_summary, summarize_posts
 from digest.text import first_sentences
-from digest.themes import THREAD_LOOKBACK, Member, build_themes
+from digest.themes import THREAD_LOOKBACK, Member, build_themes, far_off_topic, member_text
 from digest.verify import DigestVerificationError, verify
 from kb.embed.base import Embedder
 from kb.models.base import LLM
@@ -155,13 +155,16 @@ def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = No
         result.message = f"{d}: unchanged ({result.path or 'stored'})"
         return result
 
+    failures = 0
+    emb: Embedder | None = None
+    if any(p["status"] == "ok" for p in data["posts"]):
+        emb = embedder if embedder is not None else _default_embedder(settings)
+        embed_model = emb.model_id
+        _relevance_guard(store, emb, data)
     on_topic = [p for p in data["posts"] if p["status"] == "ok"]
     members = [Member(p["n"], p["id"], p["title"], p["summary"], p["implications"])
                for p in on_topic]
-    failures = 0
-    if members:
-        emb = embedder if embedder is not None else _default_embedder(settings)
-        embed_model = emb.model_id
+    if members and emb is not None:
         earlier = [x.data for x in list_digests(store, before=d, limit=THREAD_LOOKBACK)]
         tr = build_themes(store, c, emb, members, max_themes=settings.digest.max_themes,
                           earlier=earlier)
@@ -190,9 +193,30 @@ def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = No
         write_atomic(result.path, md)
     result.markdown, result.data = md, data
     extra = f", {pending} pending" if pending else ""
-    result.message = (f"{d}: {result.posts} posts, {result.themes} themes{extra} "
+    result.message = (f"{d}: {result.posts} posts, {result.themes} "
+                      f"theme{'s' if result.themes != 1 else ''}{extra} "
                       f"-> {result.path or 'stored'}")
     return result
+
+
+def _relevance_guard(store: Store, embedder: Embedder, data: dict[str, Any]) -> None:
+    """Move posts the model called relevant but that are far from every digest topic to Also
+    Published (marked), and renumber the rest."""
+    ok = [p for p in data["posts"] if p["status"] == "ok"]
+    far = far_off_topic(store, embedder, [member_text(p["title"], p["summary"]) for p in ok])
+    moved = {p["id"] for p, f in zip(ok, far, strict=True) if f}
+    if not moved:
+        return
+    for p in data["posts"]:
+        if p["id"] in moved:
+            log.info("post %s labelled %s by the model is far from every digest topic: listed "
+                     "under Also Published", p["id"], p["relevance"])
+            data["also_published"].append({k: p[k] for k in ("id", "title", "url", "source")}
+                                          | {"summary": first_sentences(p["summary"], 1),
+                                             "relevance_override": p["relevance"]})
+    data["posts"] = [p for p in data["posts"] if p["id"] not in moved]
+    for n, p in enumerate(data["posts"], 1):
+        p["n"] = n
 
 
 def _default_llm(settings: Any) -> LLM:

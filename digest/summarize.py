@@ -21,6 +21,7 @@ from digest import prompts
 from digest.llmtools import CountingLLM, counting
 from digest.repo import Summary, get_summary, save_summary
 from digest.text import (
+    DATA_ECHO,
     cut_repetition,
     extract_json,
     has_junk_word,
@@ -70,7 +71,7 @@ def check_summary(summary: str, title: str) -> str | None:
         return "the reply echoed the prompt"
     if has_junk_word(summary):
         return "the summary contains a run-on non-word"
-    if low.strip(" .") == title.lower().strip(" ."):
+    if re.sub(r"\W+", "", low) == re.sub(r"\W+", "", title.lower()) or DATA_ECHO.match(summary):
         return "the summary is only the title"
     if len(words) >= 20 and len({w.lower() for w in words}) / len(words) < 0.3:
         return "the summary repeats itself"

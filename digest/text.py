@@ -66,8 +66,9 @@ def cut_repetition(text: str, n: int = 4) -> str:
     return text
 
 
-_PREFIX = re.compile(r"^(?:(?:here is |here's )?(?:a |the )?(?:summary|tl;?dr|answer)(?: of the post)?"
-                     r"\s*[:\-–]\s*)+", re.I)
+_PREFIX = re.compile(r"^(?:(?:here is |here's )?(?:a |the )?(?:summary|tl;?dr|answer|implications?|"
+                     r"notes?)(?: of the post)?\s*[:\-–]\s*)+", re.I)
+DATA_ECHO = re.compile(r"^\s*(?:title|authors?)\s*:", re.I)
 
 
 def tidy_sentence(text: str) -> str:
@@ -76,6 +77,7 @@ def tidy_sentence(text: str) -> str:
     if not t:
         return ""
     t = t[0].upper() + t[1:]
+    t = re.sub(r"[\s,;:–—-]+([.!?]?)$", r"\1", t)
     return t if t.endswith((".", "!", "?", "]", "\u201d", '"')) else t + "."
 
 

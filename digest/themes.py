@@ -19,6 +19,7 @@ from digest.citations import find_markers, strip_invalid_markers
 from digest.cluster import centroid, cluster, cosine
 from digest.repo import cache_get, cache_key, cache_put
 from digest.text import (
+    DATA_ECHO,
     cut_repetition,
     extract_json,
     first_sentences,
@@ -38,6 +39,29 @@ THEME_MAX_TOKENS = 500
 CONNECTIONS_MAX_TOKENS = 350
 THREAD_SIMILARITY = 0.8  # theme centroids at least this close continue an earlier thread
 THREAD_LOOKBACK = 14  # earlier digests searched for continuing threads
+
+
+# The model's relevance label is trusted unless a post is plainly far from every area the
+# digest covers (MiniLM cosine < OFF_TOPIC_SIMILARITY to all anchors): a tiny model must not
+# drag a bread recipe into "implications for alignment".  The check only ever downgrades.
+RELEVANCE_ANCHORS = ("AI alignment and AI safety research",
+                     "machine learning, language models and AI systems",
+                     "AI policy, AI governance and forecasting AI progress",
+                     "rationality, decision theory, forecasting and epistemics")
+OFF_TOPIC_SIMILARITY = 0.12
+
+
+def member_text(title: str, summary: str) -> str:
+    return f"{title}. {summary}"
+
+
+def far_off_topic(store: Store, embedder: Embedder, texts: list[str]) -> list[bool]:
+    """For each text: True when it is far from every anchor topic of the digest."""
+    if not texts:
+        return []
+    anchors = embed_cached(store, embedder, list(RELEVANCE_ANCHORS))
+    vecs = embed_cached(store, embedder, texts)
+    return [max(cosine(v, a) for a in anchors) < OFF_TOPIC_SIMILARITY for v in vecs]
 
 
 @dataclass
@@ -123,7 +147,8 @@ def _check_theme(obj: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str
     bullets, seen = [], set()
     for b in (tidy_sentence(cut_repetition(plain(str(b), max_chars=400))) for b in items):
         key = re.sub(r"\W+", " ", b.lower()).strip()
-        if len(b) >= 20 and not _echo(b) and not has_junk_word(b) and key not in seen:
+        if len(b) >= 20 and not _echo(b) and not has_junk_word(b) and key not in seen and \
+                not DATA_ECHO.match(b):
             seen.add(key)
             bullets.append(b)
     bullets = bullets[:4]
@@ -236,7 +261,7 @@ def build_themes(store: Store, llm: LLM, embedder: Embedder, members: list[Membe
     result = ThemeResult(themes=[], connections="")
     if not members:
         return result
-    vectors = embed_cached(store, embedder, [f"{m.title}. {m.summary}" for m in members])
+    vectors = embed_cached(store, embedder, [member_text(m.title, m.summary) for m in members])
     for group in cluster(vectors, max_themes):
         theme = write_theme(store, llm, [members[i] for i in group],
                             [vectors[i] for i in group], result)

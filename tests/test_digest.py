@@ -316,3 +316,19 @@ def test_cli_digest_errors(cli_env):
     assert cli_env("digest", "--until", "2025-03-20").exit_code == 2
     r = cli_env("digest", "show", "2001-01-01")
     assert r.exit_code == 1 and "no digest for 2001-01-01" in r.output
+
+
+@pytest.mark.model
+def test_a_post_the_model_mislabels_as_relevant_is_not_forced_into_a_theme(settings, store):
+    """A tiny model calls the bread post "core"; the real embedder sees it is far from every
+    digest topic, so it goes under Also Published, not into a theme's implications."""
+    from kb.embed.factory import get_embedder
+
+    seed_day(store)
+    res = build_digest(settings, store, D, llm=fake_llm(off_topic=()),
+                       embedder=get_embedder(settings))
+    assert res.status == "written"
+    assert "sourdough" not in res.markdown.split(ALSO)[0].lower()
+    moved = [a for a in res.data["also_published"] if "sourdough" in a["title"].lower()]
+    assert moved and moved[0]["relevance_override"] == "core"
+    assert [p["n"] for p in res.data["posts"]] == list(range(1, 7))

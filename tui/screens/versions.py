@@ -46,7 +46,7 @@ class VersionsScreen(ModalScreen[int | None]):
                     yield Static(id="diff")
 
     def on_mount(self) -> None:
-        store: Any = self.app.store
+        store: Any = getattr(self.app, "store")  # noqa: B009  (KbApp.store)
         versions = posts_repo.list_versions(store, self.post_id)
         options = self.query_one(OptionList)
         for v in versions:
@@ -61,7 +61,7 @@ class VersionsScreen(ModalScreen[int | None]):
     @on(OptionList.OptionHighlighted)
     def _show_diff(self, event: OptionList.OptionHighlighted) -> None:
         version = int(event.option.id or 0)
-        store: Any = self.app.store
+        store: Any = getattr(self.app, "store")  # noqa: B009  (KbApp.store)
         diff = data.version_diff(store, self.post_id, version)
         widget = self.query_one("#diff", Static)
         if version == 1:

@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from corpus_paths import CORPUS, REPO  # noqa: E402,F401
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("KB_TEST_CORPUS", REPO.parent / "shared" / "corpus"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 

@@ -57,7 +57,7 @@ def _import_posts(store: Any, corpus: Path, per_user: int = 2, users: int = 12) 
 
 @pytest.fixture(scope="module")
 def corpus_dir() -> Path:
-    from conftest import CORPUS
+    from corpus_paths import CORPUS
 
     if not CORPUS.is_dir():
         pytest.skip(f"corpus not present at {CORPUS}")

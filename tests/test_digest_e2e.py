@@ -64,7 +64,7 @@ def _import_day(store: Any, corpus: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def day_digest(tmp_path_factory: pytest.TempPathFactory, ollama_server: Any):
-    from conftest import CORPUS
+    from corpus_paths import CORPUS
 
     if not CORPUS.is_dir():
         pytest.skip(f"corpus not present at {CORPUS}")

@@ -83,7 +83,7 @@ def eval_archive(tmp_path_factory):
     """The question set's posts plus 70 distractors from the aisafetyconnect dataset, each cut at
     ~3000 characters (the answers sit in the first paragraphs), indexed with the real embedder.
     Built once per session: ~430 chunks."""
-    from conftest import CORPUS
+    from corpus_paths import CORPUS
 
     if not CORPUS.is_dir():
         pytest.skip(f"corpus not present at {CORPUS}")

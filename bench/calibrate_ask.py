@@ -21,7 +21,6 @@ above the constants in digest/support.py.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import random
 import re
@@ -29,6 +28,8 @@ import statistics
 import sys
 from pathlib import Path
 from typing import Any
+
+from bench.lw_sample import markdown_of
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -61,14 +62,6 @@ OFF_TOPIC = [
 ]
 
 
-def markdown_of(post: dict[str, Any]) -> str:
-    c = post.get("contents")
-    if isinstance(c, str):
-        try:
-            c = ast.literal_eval(c)
-        except (ValueError, SyntaxError):
-            return c
-    return (c or {}).get("markdown") or "" if isinstance(c, dict) else ""
 
 
 def sample_posts(n: int, seed: int = 7) -> list[tuple[str, str]]:

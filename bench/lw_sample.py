@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from kb.store.posts import PostRecord
 
@@ -16,6 +17,12 @@ DATASET = "datasets/lw-top20-users-posts_aisafetyconnect_2025-09-27"
 
 def dataset_dir(corpus: Path) -> Path:
     return corpus / DATASET
+
+
+def markdown_of(post: dict[str, Any]) -> str:
+    """The Markdown text of one dataset entry ('' for null contents)."""
+    contents = post.get("contents")
+    return ((contents.get("markdown") or "") if isinstance(contents, dict) else "").strip()
 
 
 def load_lw_posts(corpus: Path, *, max_chars: int | None = None) -> list[PostRecord]:
@@ -28,8 +35,7 @@ def load_lw_posts(corpus: Path, *, max_chars: int | None = None) -> list[PostRec
     for f in sorted((root / "posts").glob("user_*_posts.json")):
         author = users.get(f.name.removeprefix("user_").removesuffix("_posts.json"), "")
         for p in json.loads(f.read_text(encoding="utf-8")):
-            contents = p.get("contents") or {}
-            text = (contents.get("markdown") or "").strip()
+            text = markdown_of(p)
             if not text or p["_id"] in out:
                 continue
             if max_chars and len(text) > max_chars:

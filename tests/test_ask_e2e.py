@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from bench.lw_sample import markdown_of
+
 pytestmark = [pytest.mark.corpus, pytest.mark.model, pytest.mark.slow]
 
 DATASET = "datasets/lw-top20-users-posts_aisafetyconnect_2025-09-27"
@@ -21,16 +23,6 @@ QUESTION = "How could LLM agents behave like insider threats in a company?"
 OFF_TOPIC = "What is the best recipe for sourdough bread with a crispy crust?"
 
 
-def _markdown(post: dict[str, Any]) -> str:
-    import ast
-
-    c = post.get("contents")
-    if isinstance(c, str):
-        try:
-            c = ast.literal_eval(c)
-        except (ValueError, SyntaxError):
-            return c
-    return ((c or {}).get("markdown") or "") if isinstance(c, dict) else ""
 
 
 def _import_posts(store: Any, corpus: Path, per_user: int = 2, users: int = 12) -> list[str]:
@@ -42,9 +34,9 @@ def _import_posts(store: Any, corpus: Path, per_user: int = 2, users: int = 12) 
     ids = []
     for f in sorted((root / "posts").glob("*.json"))[:users]:
         user = f.name.split("_")[1]
-        posts = [p for p in json.loads(f.read_text(encoding="utf-8")) if len(_markdown(p)) > 400]
+        posts = [p for p in json.loads(f.read_text(encoding="utf-8")) if len(markdown_of(p)) > 400]
         for p in posts[:per_user]:
-            text = _markdown(p)[:MAX_CHARS].rsplit(" ", 1)[0]
+            text = markdown_of(p)[:MAX_CHARS].rsplit(" ", 1)[0]
             rec = PostRecord(title=p["title"], text=text,
                              urls=[f"https://www.lesswrong.com/posts/{p['_id']}/{p['slug']}"],
                              authors=[names.get(user, user)],

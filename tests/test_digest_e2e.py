@@ -5,7 +5,6 @@ ONNX embedder for clustering.  Asserts structure and truth, never wording (the m
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from datetime import date
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bench.lw_sample import markdown_of
 from digest.build import build_digest
 from digest.llmtools import CountingLLM
 from digest.render import ALSO, INDIVIDUAL, THEMES, link
@@ -28,14 +28,6 @@ MAX_CHARS = 500  # keep the tiny model's prompts short: the suite runs on 2 shar
 MAX_POSTS = 4
 
 
-def _markdown(post: dict[str, Any]) -> str:
-    c = post.get("contents")
-    if isinstance(c, str):
-        try:
-            c = ast.literal_eval(c)
-        except (ValueError, SyntaxError):
-            return c
-    return ((c or {}).get("markdown") or "") if isinstance(c, dict) else ""
 
 
 def _import_day(store: Any, corpus: Path) -> list[str]:
@@ -46,11 +38,11 @@ def _import_day(store: Any, corpus: Path) -> list[str]:
     found: dict[str, tuple[dict[str, Any], str]] = {}
     for f in sorted((root / "posts").glob("*.json")):
         for p in json.loads(f.read_text(encoding="utf-8")):
-            if str(p.get("postedAt", "")).startswith(DAY.isoformat()) and _markdown(p):
+            if str(p.get("postedAt", "")).startswith(DAY.isoformat()) and markdown_of(p):
                 found.setdefault(p["_id"], (p, names.get(f.name.split("_")[1], "unknown")))
     ids = []
     for post_id, (p, author) in sorted(found.items())[:MAX_POSTS]:
-        text = _markdown(p)[:MAX_CHARS].rsplit(" ", 1)[0]
+        text = markdown_of(p)[:MAX_CHARS].rsplit(" ", 1)[0]
         lw = f"https://www.lesswrong.com/posts/{post_id}/{p['slug']}"
         af = str(p.get("af")).lower() == "true"
         for url in ([lw, lw.replace("www.lesswrong.com", "www.alignmentforum.org")] if af

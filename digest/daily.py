@@ -231,8 +231,9 @@ def _run(settings: Any, store: Store, report: DailyReport, *, demo: bool, progre
         report.source_errors = list(ing.failures)
         touched = list(ing.post_ids)
         for src, msg in ing.failures:
-            echo(f"warning: source {src}: {msg}")
-            log.warning("source %s: %s", src, msg)
+            line = msg if msg.startswith(f"source {src}:") else f"source {src}: {msg}"
+            echo(f"warning: {line}")
+            log.warning("%s", line)
     except Exception as exc:  # a crashed step must not stop the digest of what is stored
         log.exception("ingest failed")
         report.step_errors.append(f"ingest: {exc}")

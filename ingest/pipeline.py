@@ -113,7 +113,7 @@ def fetch_source(src: Source, fetcher: Fetcher) -> _Outcome:
         out.error = str(exc)
     except Exception as exc:  # a bug or a parser crash: report it, keep the others going
         out.error = f"{src.url}: unexpected {exc.__class__.__name__}: {exc}"
-    if out.error and src.name not in out.error:
+    if out.error and not out.error.startswith(f"source {src.name}:"):
         out.error = f"source {src.name}: {out.error}"
     return out
 

@@ -6,4 +6,6 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("KB_TEST_CORPUS", REPO.parent / "shared" / "corpus"))
+# Resolved: the importer names a file by its real path (file:// URI), so a ../shared that is a
+# symlink (as on CI) must not make the expected URLs differ from the stored ones.
+CORPUS = Path(os.environ.get("KB_TEST_CORPUS", REPO.parent / "shared" / "corpus")).resolve()

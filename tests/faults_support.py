@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 OFFLINE_GUARD = TESTS / "offline_guard"
-CORPUS = Path(os.environ.get("KB_TEST_CORPUS", REPO.parent / "shared" / "corpus"))  # as conftest
+from corpus_paths import CORPUS  # noqa: E402,F401  (re-exported: one definition, resolved)
 
 
 def kb_env(home: Path, **extra: str) -> dict[str, str]:

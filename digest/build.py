@@ -21,7 +21,7 @@ from digest.llmtools import CountingLLM, counting
 from digest.render import render
 from digest.repo import cache_key, get_digest, list_digests, save_digest
 from digest.summarize import cached_summary, summarize_posts
-from digest.text import first_sentences
+from digest.text import first_sentences, plain, sentences
 from digest.themes import THREAD_LOOKBACK, Member, build_themes, far_off_topic, member_text
 from digest.verify import DigestVerificationError, verify
 from kb.embed.base import Embedder
@@ -31,7 +31,7 @@ from kb.store.posts import Post, get_post
 
 log = logging.getLogger("digest.build")
 
-RENDER_VERSION = "r1"
+RENDER_VERSION = "r2"  # r2: pending posts quote their opening
 
 
 @dataclass
@@ -108,6 +108,8 @@ def collect(settings: Any, store: Store, day: date, model_id: str) -> dict[str, 
             "summary": s.summary if s and s.ok else "",
             "implications": s.implications if s and s.ok else "",
         }
+        if entry["status"] == "pending":  # the reader still learns what the post is about
+            entry["opening"] = _opening(store, pid)
         if entry["relevance"] == "off-topic":
             also.append({k: entry[k] for k in ("id", "title", "url", "source")}
                         | {"summary": first_sentences(entry["summary"], 1)})
@@ -217,6 +219,20 @@ def _relevance_guard(store: Store, embedder: Embedder, data: dict[str, Any]) -> 
     data["posts"] = [p for p in data["posts"] if p["id"] not in moved]
     for n, p in enumerate(data["posts"], 1):
         p["n"] = n
+
+
+def _opening(store: Store, post_id: str, max_chars: int = 320) -> str:
+    """The first sentences of the post's current text, as plain text (shown, quoted, while
+    its summary is pending)."""
+    row = store.conn.execute("SELECT text FROM post_versions WHERE post_id = ? ORDER BY version "
+                             "DESC LIMIT 1", (post_id,)).fetchone()
+    text = plain(row[0] if row else "", max_chars=4000)
+    out = ""
+    for sent in sentences(text):
+        if out and len(out) + len(sent) > max_chars:
+            break
+        out = f"{out} {sent}".strip()
+    return out if len(out) <= max_chars else out[:max_chars].rsplit(" ", 1)[0] + "…"
 
 
 def _default_llm(settings: Any) -> LLM:

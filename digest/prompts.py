@@ -13,7 +13,7 @@ from typing import Any
 
 from kb.models.base import Message
 
-PROMPT_VERSION = "s2"
+PROMPT_VERSION = "s3"  # s3: summaries must name only what the post names
 
 BEGIN, END = "<<<DATA", "DATA>>>"
 
@@ -28,7 +28,8 @@ SUMMARY_SYSTEM = (
     "You summarize posts for a daily digest of AI alignment research. " + _DATA_RULE + "\n"
     "Reply with one JSON object with exactly these keys:\n"
     '- "summary": 3 to 5 plain sentences saying what the post argues, reports or proposes. '
-    "No links, no markdown, no headings, no lists.\n"
+    "No links, no markdown, no headings, no lists. Name only people, organisations, "
+    "acronyms and numbers that appear in the post.\n"
     '- "relevance": "core" if the post is about AI alignment or AI safety, "related" if it is '
     "about AI, AI policy, AI forecasting or reasoning that matters for alignment, "
     '"off-topic" otherwise.\n'

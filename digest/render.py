@@ -91,8 +91,9 @@ def render(data: dict[str, Any]) -> str:
             if p.get("implications"):
                 out += [f"Implications: {p['implications']}", ""]
         else:
+            opening = f" The post opens: “{esc(p['opening'])}”" if p.get("opening") else ""
             out += ["Summary: (pending: the model has not summarized this post yet; "
-                    "`kb daily` will retry)", ""]
+                    f"`kb daily` will retry.){opening}", ""]
     if data.get("updated"):
         out += [UPDATED, ""]
         for u in data["updated"]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from digest import prompts
+from digest.grounding import grounding_problem
 from digest.llmtools import CountingLLM, counting
 from digest.repo import Summary, get_summary, save_summary
 from digest.text import (
@@ -28,6 +29,7 @@ from digest.text import (
     labelled_fields,
     plain,
     sentences,
+    strip_data_echo,
     tidy_sentence,
 )
 from kb.models.base import LLM, LLMError, Message, ModelUnavailable
@@ -45,6 +47,18 @@ _MARKERS = re.compile(r"\[\s*\d{1,3}(?:\s*,\s*\d{1,3})*\s*\]|\^\d+|↩︎?")
 
 class SummaryFailed(Exception):
     """The model's output stayed unusable; the post stays pending."""
+
+
+@dataclass(frozen=True)
+class PostText:
+    """What a summary is checked against: the post as stored (never the map-reduce notes)."""
+    title: str
+    authors: tuple[str, ...] = ()
+    text: str = ""
+
+    @property
+    def source(self) -> str:
+        return "\n".join([self.title, *self.authors, self.text])
 
 
 @dataclass
@@ -78,22 +92,29 @@ def check_summary(summary: str, title: str) -> str | None:
     return None
 
 
-def validate(obj: dict[str, Any] | None, title: str, *, default_relevance: str | None = None
-             ) -> tuple[Parsed | None, str]:
-    """A usable summary from a parsed reply, or (None, reason)."""
+def validate(obj: dict[str, Any] | None, post: PostText | str, *,
+             default_relevance: str | None = None) -> tuple[Parsed | None, str]:
+    """A usable summary from a parsed reply, or (None, reason).  Given the post's text, a
+    summary that names things the post never mentions is refused (see digest.grounding)."""
+    post = PostText(post) if isinstance(post, str) else post
+    title = post.title
     if not obj:
         return None, "no JSON object in the reply"
     raw = obj.get("summary")
     if not isinstance(raw, str):
         return None, "no summary text"
-    summary = tidy_sentence(cut_repetition(_MARKERS.sub("", plain(raw, max_chars=1500))))
+    raw = strip_data_echo(plain(raw, max_chars=1500), title, list(post.authors))
+    summary = tidy_sentence(cut_repetition(_MARKERS.sub("", raw)))
     summary = re.sub(r"\s+([.,;:])", r"\1", re.sub(r"\s{2,}", " ", summary)).strip()
     why = check_summary(summary, title)
+    if not why and post.text:
+        why = grounding_problem(summary, post.source)
     if why:
         return None, why
     sents = sentences(summary)
-    if len(sents) > 5:
-        summary = " ".join(sents[:5])
+    while len(sents) > 1 and len(sents[-1].split()) < 3:  # a cut-off tail ("… it has. It.")
+        sents.pop()
+    summary = " ".join(sents[:5])
     relevance = _relevance(obj.get("relevance")) or default_relevance
     if relevance is None:
         return None, "relevance is not core, related or off-topic"
@@ -102,12 +123,13 @@ def validate(obj: dict[str, Any] | None, title: str, *, default_relevance: str |
         impl = cut_repetition(_MARKERS.sub("", plain(obj["implications"], max_chars=400)))
         impl = tidy_sentence((sentences(impl) or [""])[0])
         if len(impl) < 15 or has_junk_word(impl) or \
-                any(m in impl.lower() for m in prompts.ECHO_MARKERS):
+                any(m in impl.lower() for m in prompts.ECHO_MARKERS) or \
+                (post.text and grounding_problem(impl, post.source)):
             impl = ""
     return Parsed(summary, relevance, impl), ""
 
 
-def _text_parse(raw: str, title: str) -> Parsed | None:
+def _text_parse(raw: str, post: PostText) -> Parsed | None:
     """Plain-text fallback: labelled lines or truncated JSON."""
     fields = labelled_fields(raw)
     if "summary" not in fields:
@@ -116,12 +138,13 @@ def _text_parse(raw: str, title: str) -> Parsed | None:
         fields = {"summary": raw}
     rel = _relevance(fields.get("relevance", "").split()[0] if fields.get("relevance") else "")
     parsed, _ = validate({"summary": fields["summary"], "relevance": rel or "related",
-                          "implications": fields.get("implications", "")}, title)
+                          "implications": fields.get("implications", "")}, post)
     return parsed
 
 
-def _summarize_body(llm: LLM, title: str, authors: list[str], body: str, *, notes: bool
+def _summarize_body(llm: LLM, post: PostText, body: str, *, notes: bool
                     ) -> tuple[Parsed, str]:
+    title, authors = post.title, list(post.authors)
     msgs = prompts.summary_messages(title, authors, body, notes=notes)
     replies: list[str] = []
     reason = ""
@@ -129,18 +152,18 @@ def _summarize_body(llm: LLM, title: str, authors: list[str], body: str, *, note
         reply = llm.chat(msgs, max_tokens=SUMMARY_MAX_TOKENS,
                          json_schema=prompts.SUMMARY_SCHEMA).text
         replies.append(reply)
-        parsed, reason = validate(extract_json(reply), title)
+        parsed, reason = validate(extract_json(reply), post)
         if parsed:
             return parsed, "json" if attempt == 0 else "json-retry"
         log.info("summary of %r invalid (%s)%s", title, reason, "; retrying" if not attempt else "")
         msgs = [*msgs, Message("assistant", reply[:2000]), prompts.retry_message(reason)]
     for reply in replies:
-        parsed2 = _text_parse(reply, title)
+        parsed2 = _text_parse(reply, post)
         if parsed2:
             return parsed2, "text"
     reply = llm.chat(prompts.summary_messages(title, authors, body, notes=notes, plain_text=True),
                      max_tokens=SUMMARY_MAX_TOKENS).text
-    parsed2 = _text_parse(reply, title)
+    parsed2 = _text_parse(reply, post)
     if parsed2:
         return parsed2, "text"
     raise SummaryFailed(f"model output was not a usable summary ({reason})")
@@ -202,10 +225,11 @@ def summarize_text(llm: LLM, title: str, authors: list[str], text: str) -> tuple
     words = len(text.split())
     if words < SHORT_POST_WORDS:
         return _short_post(llm, title, authors, text)
+    post = PostText(title, tuple(authors), text)
     if llm.count_tokens(text) <= _budget(llm, prompts.SUMMARY_SYSTEM) - 40:
-        return _summarize_body(llm, title, authors, text, notes=False)
+        return _summarize_body(llm, post, text, notes=False)
     notes = _notes(llm, title, text, 0)
-    parsed, method = _summarize_body(llm, title, authors, notes, notes=True)
+    parsed, method = _summarize_body(llm, post, notes, notes=True)
     return parsed, "map-reduce+" + method
 
 

@@ -71,6 +71,40 @@ _PREFIX = re.compile(r"^(?:(?:here is |here's )?(?:a |the )?(?:summary|tl;?dr|an
 DATA_ECHO = re.compile(r"^\s*(?:title|authors?)\s*:", re.I)
 
 
+_LEAD_JUNK = re.compile(r"^[^\w\"“‘'(\[]+")
+
+
+def strip_data_echo(text: str, title: str, authors: list[str]) -> str:
+    """Drop what a small model copies from the prompt before its summary: stray JSON
+    punctuation (``} ,``) and ``Title: <the title> Authors: <names>`` preambles."""
+    t = _LEAD_JUNK.sub("", text.strip())
+    for _ in range(4):
+        m = re.match(r"[\"“']?\s*(?:post\s+)?(?:(title|authors?)\s*:|(by)\s)\s*", t, re.I)
+        if not m:
+            break
+        label = (m.group(1) or m.group(2)).lower()
+        rest = t[m.end():]
+        if label == "title":
+            bare = title.strip()
+            for cand in (f"“{bare}”", f'"{bare}"', bare):
+                if rest.lower().startswith(cand.lower()):
+                    rest = rest[len(cand):]
+                    break
+        else:
+            if label == "by" and not any(
+                    rest.lower().startswith(a.lower()) for a in authors if a):
+                break
+            changed = True
+            while changed:
+                changed = False
+                for a in sorted((a for a in authors if a), key=len, reverse=True):
+                    if rest.lower().startswith(a.lower()):
+                        rest = re.sub(r"^\s*(?:,|and|&)?\s*", "", rest[len(a):])
+                        changed = True
+        t = _LEAD_JUNK.sub("", rest.lstrip())
+    return t
+
+
 def tidy_sentence(text: str) -> str:
     """Drop a "Summary of the post:" style preamble; capitalize; end with a full stop."""
     t = _PREFIX.sub("", text.strip()).strip()

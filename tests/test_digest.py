@@ -171,6 +171,22 @@ def test_pending_posts_are_listed_and_the_day_is_rebuilt_later(settings, store):
     assert get_digest(store, "2025-03-20").complete
 
 
+def test_a_pending_post_quotes_its_opening_escaped(settings, store):
+    """While its summary is pending the reader sees the post's own first sentences — as text:
+    a hostile post cannot add a link, a heading or a second scheme to the digest."""
+    add_post(store, pid(1), "A post the model chokes on", "2025-03-20T10:00:00Z",
+             text="# Heading\n\nSee [here](https://evil.example/x) and **bold** <b>tags</b>. "
+                  "The second sentence explains the chess result in detail. " * 3)
+    res = build_digest(settings, store, D, llm=fake_llm(fail_titles=("chokes",)),
+                       embedder=FakeEmbedder())
+    assert res.status == "written" and res.pending == 1
+    line = next(x for x in res.markdown.splitlines() if x.startswith("Summary: (pending:"))
+    assert "The post opens: “" in line and "chess result" in line
+    assert "evil.example" not in line and "](" not in line and "<b>" not in line
+    assert "**" not in line and "# Heading" not in line
+    assert check(res.markdown, store, "2025-03-20") == []
+
+
 def test_empty_day(settings, store):
     res = build_digest(settings, store, date(2020, 1, 1), llm=FakeLLM(), embedder=FakeEmbedder())
     assert res.status == "empty" and res.path is None

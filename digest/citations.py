@@ -35,3 +35,8 @@ def strip_invalid_markers(text: str, valid: set[int]) -> tuple[str, list[int]]:
     out = re.sub(r"[ \t]+([.,;:])", r"\1", out)
     out = re.sub(r"[ \t]{2,}", " ", out)
     return out, removed
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without any citation markers (to check its words, not its numbers)."""
+    return MARKER.sub("", text)

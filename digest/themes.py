@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from digest import prompts
-from digest.citations import find_markers, strip_invalid_markers
+from digest.citations import find_markers, strip_invalid_markers, strip_markers
 from digest.cluster import centroid, cluster, cosine
+from digest.grounding import grounding_problem
 from digest.repo import cache_get, cache_key, cache_put
 from digest.text import (
     DATA_ECHO,
@@ -136,19 +137,28 @@ def _echo(text: str) -> bool:
     return any(m in low for m in prompts.ECHO_MARKERS)
 
 
-def _check_theme(obj: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
+def _grounded(text: str, source: str) -> bool:
+    return not source or grounding_problem(strip_markers(text), source) is None
+
+
+def _check_theme(obj: dict[str, Any] | None, source: str = "") -> tuple[dict[str, Any] | None, str]:
+    """A usable theme from a parsed reply, or (None, reason).  Given ``source`` (the members'
+    titles and summaries), sentences naming anything the members never mention are dropped."""
     if not obj:
         return None, "no JSON object in the reply"
     name = one_line(str(obj.get("name") or ""))
     if len(name) < 3 or _echo(name) or has_junk_word(name, 25):
         return None, "no usable theme name"
+    if not _grounded(name, source):
+        return None, "the theme name " + (grounding_problem(name, source) or "").removeprefix(
+            "the summary ")
     raw = obj.get("summary")
     items = raw if isinstance(raw, list) else sentences(str(raw or ""))
     bullets, seen = [], set()
     for b in (tidy_sentence(cut_repetition(plain(str(b), max_chars=400))) for b in items):
         key = re.sub(r"\W+", " ", b.lower()).strip()
         if len(b) >= 20 and not _echo(b) and not has_junk_word(b) and key not in seen and \
-                not DATA_ECHO.match(b):
+                not DATA_ECHO.match(b) and _grounded(b, source):
             seen.add(key)
             bullets.append(b)
     bullets = bullets[:4]
@@ -157,7 +167,7 @@ def _check_theme(obj: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str
     impl = first_sentences(cut_repetition(plain(str(obj.get("implications") or ""),
                                                 max_chars=600)), 2)
     impl = tidy_sentence(impl)
-    if _echo(impl) or has_junk_word(impl):
+    if _echo(impl) or has_junk_word(impl) or not _grounded(impl, source):
         impl = ""
     return {"name": name, "summary": bullets, "implications": impl}, ""
 
@@ -177,8 +187,10 @@ def write_theme(store: Store, llm: LLM, members: list[Member], vectors: list[lis
     items = [(m.n, m.title, m.summary) for m in members]
     valid = {m.n for m in members}
     try:
+        source = "\n".join(f"[{m.n}] {m.title}\n{m.summary}\n{m.implications}" for m in members)
         value, method = _cached_call(store, llm, "theme", prompts.theme_messages(items),
-                                     prompts.THEME_SCHEMA, THEME_MAX_TOKENS, _check_theme)
+                                     prompts.THEME_SCHEMA, THEME_MAX_TOKENS,
+                                     lambda obj: _check_theme(obj, source))
     except LLMError as exc:
         log.warning("theme writing failed, using the posts' own summaries: %s", exc)
         value, method = None, f"fallback (model error: {exc})"
@@ -205,11 +217,11 @@ def write_theme(store: Store, llm: LLM, members: list[Member], vectors: list[lis
                  implications=impl.strip(), centroid=centroid(vectors), method=method)
 
 
-def _check_connections(obj: dict[str, Any] | None) -> tuple[str | None, str]:
+def _check_connections(obj: dict[str, Any] | None, source: str = "") -> tuple[str | None, str]:
     if not obj:
         return None, "no JSON object in the reply"
-    text = tidy_sentence(first_sentences(cut_repetition(plain(
-        str(obj.get("connections") or ""), max_chars=1200)), 5))
+    sents = sentences(cut_repetition(plain(str(obj.get("connections") or ""), max_chars=1200)))
+    text = tidy_sentence(" ".join([x for x in sents if _grounded(x, source)][:5]))
     if len(text) < 40 or _echo(text) or has_junk_word(text):
         return None, "no usable connections text"
     return text, ""
@@ -225,8 +237,10 @@ def write_connections(store: Store, llm: LLM, themes: list[Theme], result: Theme
     msgs = prompts.connections_messages([(t.name, t.numbers, t.implications) for t in themes],
                                         sims[:3], threads)
     try:
+        source = "\n".join(f"{t.name} {t.numbers} {' '.join(t.summary)} {t.implications}"
+                           for t in themes)
         text, _ = _cached_call(store, llm, "connections", msgs, prompts.CONNECTIONS_SCHEMA,
-                               CONNECTIONS_MAX_TOKENS, _check_connections)
+                               CONNECTIONS_MAX_TOKENS, lambda obj: _check_connections(obj, source))
     except LLMError as exc:
         log.warning("connections writing failed, using a plain statement: %s", exc)
         text = None

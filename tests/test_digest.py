@@ -107,9 +107,39 @@ def test_key_posts_are_rendered_from_the_store_not_the_model(settings, store):
     blocks = re.split(r"^### \d+\. .*$", md.split(THEMES)[1].split(CONNECTIONS)[0], flags=re.M)
     day_urls = {p["n"]: p["url"] for p in res.data["posts"]}
     for t, block in zip(res.data["themes"], blocks[1:], strict=True):
-        assert t["name"] == "See Fake title Heading"
+        # the name is plain text, never a link; its invented words ("Fake", "Heading") are
+        # not in any member post, so the theme falls back to its members' titles
+        assert "evil" not in t["name"] and "](" not in t["name"] and "#" not in t["name"]
+        assert "Fake" not in t["name"]
         keys = re.findall(r"\]\((\S+?)\)", block.split("**Summary:**")[0])
         assert keys == [day_urls[n] for n in t["numbers"]]
+
+
+def test_theme_prose_naming_what_no_member_mentions_is_dropped(settings, store):
+    seed_day(store)
+
+    def theme(nums):  # one grounded bullet, one invented (an institute no post mentions)
+        return json.dumps({"name": "Shared methods across the day's posts",
+                           "summary": [f"These posts share a method and a worry [{nums[0]}].",
+                                       f"The Zurich Safety Institute (ZSI) endorsed them [{nums[0]}]."],
+                           "implications": "Quantum Ethics Board rulings follow from this."})
+
+    res = build_digest(settings, store, D, llm=fake_llm(theme=theme), embedder=FakeEmbedder())
+    assert res.status == "written" and res.data["themes"]
+    for t in res.data["themes"]:
+        assert t["name"] == "Shared methods across the day's posts"
+        assert len(t["summary"]) == 1 and t["summary"][0].startswith("These posts share")
+        assert "Quantum" not in t["implications"]
+    assert "ZSI" not in res.markdown and "Zurich" not in res.markdown
+
+
+def test_connections_sentences_naming_what_no_theme_mentions_are_dropped(settings, store):
+    seed_day(store)
+    text = ("The themes connect through shared worries about these posts [1]. The Vienna "
+            "Accord of 2031 settles the matter [2].")
+    res = build_digest(settings, store, D, llm=fake_llm(connections=text), embedder=FakeEmbedder())
+    assert res.data["connections"].startswith("The themes connect through shared worries")
+    assert "Vienna" not in res.markdown and "2031" not in res.markdown
 
 
 def test_theme_without_any_citation_gets_its_members_markers(settings, store):

@@ -18,11 +18,12 @@ from typing import Any
 from digest import prompts
 from digest.days import local_time, posts_of_day
 from digest.llmtools import CountingLLM, counting
+from digest.relevance import demote_far_posts, rescue_alignment_posts
 from digest.render import render
 from digest.repo import cache_key, get_digest, list_digests, save_digest
 from digest.summarize import cached_summary, summarize_posts
 from digest.text import first_sentences, plain, sentences
-from digest.themes import THREAD_LOOKBACK, Member, build_themes, far_off_topic, member_text
+from digest.themes import THREAD_LOOKBACK, Member, build_themes
 from digest.verify import DigestVerificationError, verify
 from kb.embed.base import Embedder
 from kb.models.base import LLM
@@ -93,7 +94,7 @@ def collect(settings: Any, store: Store, day: date, model_id: str) -> dict[str, 
     """The day's posts with their summaries by ``model_id``, numbered, without themes."""
     tz = settings.digest.timezone
     dp = posts_of_day(store, day, tz)
-    listed, also, updated = [], [], []
+    listed, also, updated, off = [], [], [], []
     for pid in dp.published:
         post = get_post(store, pid, with_text=False)
         if post is None:
@@ -113,6 +114,7 @@ def collect(settings: Any, store: Store, day: date, model_id: str) -> dict[str, 
         if entry["relevance"] == "off-topic":
             also.append({k: entry[k] for k in ("id", "title", "url", "source")}
                         | {"summary": first_sentences(entry["summary"], 1)})
+            off.append(entry | {"opening": _opening(store, pid)})
         else:
             listed.append(entry)
     for n, entry in enumerate(listed, 1):
@@ -124,7 +126,7 @@ def collect(settings: Any, store: Store, day: date, model_id: str) -> dict[str, 
                             "source": source_label(store, post), "version": post.version,
                             "changed_at": post.changed_at})
     return {"date": day.isoformat(), "timezone": tz, "posts": listed, "also_published": also,
-            "updated": updated}
+            "updated": updated, "_off_topic": off}  # "_off_topic": for the relevance check
 
 
 def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = None,
@@ -143,6 +145,7 @@ def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = No
     embed_model = embedder.model_id if embedder is not None else f"({settings.embed.backend})"
     inputs = cache_key("digest", RENDER_VERSION, prompts.PROMPT_VERSION, model_id,
                        settings.embed.backend, settings.digest.max_themes, data)
+    off_topic = data.pop("_off_topic")
     result = DigestResult(d, "written", path=digest_path(settings, d) if write else None,
                           posts=len(data["posts"]) + len(data["also_published"]),
                           pending=pending)
@@ -159,10 +162,11 @@ def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = No
 
     failures = 0
     emb: Embedder | None = None
-    if any(p["status"] == "ok" for p in data["posts"]):
+    if off_topic or any(p["status"] == "ok" for p in data["posts"]):
         emb = embedder if embedder is not None else _default_embedder(settings)
         embed_model = emb.model_id
-        _relevance_guard(store, emb, data)
+        rescue_alignment_posts(store, emb, data, off_topic)
+        demote_far_posts(store, emb, data)
     on_topic = [p for p in data["posts"] if p["status"] == "ok"]
     members = [Member(p["n"], p["id"], p["title"], p["summary"], p["implications"])
                for p in on_topic]
@@ -199,26 +203,6 @@ def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = No
                       f"theme{'s' if result.themes != 1 else ''}{extra} "
                       f"-> {result.path or 'stored'}")
     return result
-
-
-def _relevance_guard(store: Store, embedder: Embedder, data: dict[str, Any]) -> None:
-    """Move posts the model called relevant but that are far from every digest topic to Also
-    Published (marked), and renumber the rest."""
-    ok = [p for p in data["posts"] if p["status"] == "ok"]
-    far = far_off_topic(store, embedder, [member_text(p["title"], p["summary"]) for p in ok])
-    moved = {p["id"] for p, f in zip(ok, far, strict=True) if f}
-    if not moved:
-        return
-    for p in data["posts"]:
-        if p["id"] in moved:
-            log.info("post %s labelled %s by the model is far from every digest topic: listed "
-                     "under Also Published", p["id"], p["relevance"])
-            data["also_published"].append({k: p[k] for k in ("id", "title", "url", "source")}
-                                          | {"summary": first_sentences(p["summary"], 1),
-                                             "relevance_override": p["relevance"]})
-    data["posts"] = [p for p in data["posts"] if p["id"] not in moved]
-    for n, p in enumerate(data["posts"], 1):
-        p["n"] = n
 
 
 def _opening(store: Store, post_id: str, max_chars: int = 320) -> str:

@@ -42,27 +42,8 @@ THREAD_SIMILARITY = 0.8  # theme centroids at least this close continue an earli
 THREAD_LOOKBACK = 14  # earlier digests searched for continuing threads
 
 
-# The model's relevance label is trusted unless a post is plainly far from every area the
-# digest covers (MiniLM cosine < OFF_TOPIC_SIMILARITY to all anchors): a tiny model must not
-# drag a bread recipe into "implications for alignment".  The check only ever downgrades.
-RELEVANCE_ANCHORS = ("AI alignment and AI safety research",
-                     "machine learning, language models and AI systems",
-                     "AI policy, AI governance and forecasting AI progress",
-                     "rationality, decision theory, forecasting and epistemics")
-OFF_TOPIC_SIMILARITY = 0.12
-
-
 def member_text(title: str, summary: str) -> str:
     return f"{title}. {summary}"
-
-
-def far_off_topic(store: Store, embedder: Embedder, texts: list[str]) -> list[bool]:
-    """For each text: True when it is far from every anchor topic of the digest."""
-    if not texts:
-        return []
-    anchors = embed_cached(store, embedder, list(RELEVANCE_ANCHORS))
-    vecs = embed_cached(store, embedder, texts)
-    return [max(cosine(v, a) for a in anchors) < OFF_TOPIC_SIMILARITY for v in vecs]
 
 
 @dataclass

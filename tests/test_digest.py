@@ -378,3 +378,29 @@ def test_a_post_the_model_mislabels_as_relevant_is_not_forced_into_a_theme(setti
     moved = [a for a in res.data["also_published"] if "sourdough" in a["title"].lower()]
     assert moved and moved[0]["relevance_override"] == "core"
     assert [p["n"] for p in res.data["posts"]] == list(range(1, 7))
+
+
+@pytest.mark.model
+def test_an_alignment_post_the_model_calls_off_topic_stays_in_the_themes(settings, store):
+    """The other way round: a tiny model calls a plainly-alignment post "off-topic"; judged on
+    its title and opening (not the model's summary) it is kept in the day as "related", while
+    the bread post the model also calls off-topic stays under Also Published."""
+    from kb.embed.factory import get_embedder
+
+    seed_day(store)
+    add_post(store, pid(10), "Why AI alignment research needs better safety evaluations",
+             "2025-03-20T20:00:00Z",
+             text="AI safety and AI alignment research lacks evaluations that tell us whether "
+                  "an advanced AI system is aligned. This post argues for alignment evals. " * 3)
+    res = build_digest(settings, store, D, llm=fake_llm(off_topic=("sourdough", "alignment")),
+                       embedder=get_embedder(settings))
+    assert res.status == "written"
+    kept = [p for p in res.data["posts"] if p["id"] == pid(10)]
+    assert kept and kept[0]["relevance"] == "related"
+    assert kept[0]["relevance_override"] == "off-topic"
+    assert pid(10) in {pid_ for t in res.data["themes"] for pid_ in
+                       (res.data["posts"][n - 1]["id"] for n in t["numbers"])}
+    also = {a["id"] for a in res.data["also_published"]}
+    assert pid(7) in also and pid(10) not in also  # the bread post is still off-topic
+    assert [p["n"] for p in res.data["posts"]] == list(range(1, 8))
+    assert check(res.markdown, store, "2025-03-20") == []

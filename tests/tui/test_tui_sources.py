@@ -126,3 +126,39 @@ async def test_add_a_source_with_the_form(make_app, store, tmp_path):
         table = app.screen.query_one(DataTable)
         assert [_cells(table, i)[0] for i in range(table.row_count)][-1] == "example-blog"
     assert sources_repo.get_source(store, "example-blog").url == "https://blog.example/feed.xml"
+
+
+async def test_daily_runs_in_the_background_and_writes_todays_digest(make_app, settings, store,
+                                                                     tmp_path):
+    """`y` runs the whole daily job (ingest, index, summaries, digest) in a worker: the real
+    pipeline on a local feed of today's posts, a scripted model, the bundled fake embedder."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from digest_fakes import fake_llm
+
+    from digest.repo import get_digest
+
+    settings.embed.backend = "fake"
+    now = datetime.now(UTC)
+    when = format_datetime(max(now - timedelta(minutes=5),
+                               now.replace(hour=0, minute=1, second=0, microsecond=0)))
+    sources_repo.ensure_default_sources(store)
+    for s in sources_repo.list_sources(store):
+        sources_repo.remove_source(store, s.name)
+    feed = tmp_path / "today.xml"
+    feed.write_text(FEED.replace("Tue, 11 Mar 2025 09:00:00 +0000", when)
+                    .replace("Tue, 11 Mar 2025 10:00:00 +0000", when), encoding="utf-8")
+    sources_repo.add_source(store, str(feed), name="local-notes", kind="feed")
+    app = make_app(start="sources", llm=fake_llm())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("y")
+        await pilot.pause()
+        await _wait_job(pilot, screen)
+        status = str(screen.query_one("#job-status", Static).visual)
+        assert status == "daily finished", status
+        assert _cells(screen.query_one(DataTable), 0)[4] == "ok"
+    digest = get_digest(store, now.date().isoformat())
+    assert digest is not None and "Corrigibility as a training target" in digest.markdown

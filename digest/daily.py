@@ -259,7 +259,9 @@ def _run(settings: Any, store: Store, report: DailyReport, *, demo: bool, progre
                                          for p in posts_of_day(store, d, tz).published]))
     if pids:
         try:
-            sr = summarize_posts(store, c, pids, parallel=settings.digest.parallel)
+            with _summary_bar(len(pids), progress) as advance:
+                sr = summarize_posts(store, c, pids, parallel=settings.digest.parallel,
+                                     on_done=lambda _pid, _row: advance())
             report.summarized, report.cached, report.pending = sr.made, sr.cached, sr.pending
             for pid, err in sr.failures[:5]:
                 echo(f"warning: summary of {pid} pending: {err}")
@@ -288,6 +290,21 @@ def _run(settings: Any, store: Store, report: DailyReport, *, demo: bool, progre
         _demo_help(settings, report, echo)
     log.info("%s (%.1fs)", report.line(), time.monotonic() - t0)
     echo(report.line())
+
+
+@contextmanager
+def _summary_bar(total: int, show: bool) -> Iterator[Callable[[], None]]:
+    """A 'summarizing n/N' bar on stderr (model calls are the slow part of a daily run)."""
+    if not show:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("summarizing"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=False) as prog:
+        task = prog.add_task("summarizing", total=total)
+        yield lambda: prog.advance(task)
 
 
 def _llm(settings: Any) -> Any:

@@ -178,3 +178,24 @@ def test_make_demo_offline_as_a_subprocess(tmp_path):
         assert text.startswith("# AI Alignment Daily Digest - 2025-03-2")
         assert "(pending:" in text and "## Key Themes and Developments" in text
     assert "kb daily:" in proc.stdout.splitlines()[-1] or "kb daily:" in proc.stdout
+
+
+def test_daily_shows_a_summarizing_bar_unless_told_not_to(store, settings, capsys):
+    """Model calls are the slow part of a daily run: it shows 'summarizing n/N' on stderr
+    (and nothing of the sort with --no-progress, for cron)."""
+    from digest.daily import run_daily
+
+    settings.embed.backend = "fake"
+    no_default_sources(store)
+    for i in range(1, 4):
+        add_post(store, pid(i), f"Interpretability note {i}", f"2025-03-20T1{i}:00:00Z")
+    lines: list[str] = []
+    assert run_daily(settings, progress=True, echo=lines.append, store=store, llm=fake_llm(),
+                     now=date(2025, 3, 20)) == 0
+    err = capsys.readouterr().err
+    assert "summarizing" in err and "3/3" in err
+    for i in range(4, 6):
+        add_post(store, pid(i), f"Interpretability note {i}", f"2025-03-20T1{i}:00:00Z")
+    assert run_daily(settings, progress=False, echo=lines.append, store=store, llm=fake_llm(),
+                     now=date(2025, 3, 20)) == 0
+    assert "summarizing" not in capsys.readouterr().err

@@ -63,12 +63,13 @@ PART_SYSTEM = (
     "part says. No links, no markdown."
 )
 
-PART_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"notes": {"type": "string", "maxLength": 600}},
-    "required": ["notes"],
-    "additionalProperties": False,
-}
+def _one_string(key: str, max_length: int) -> dict[str, Any]:
+    """The JSON schema of ``{key: "<at most max_length characters>"}``."""
+    return {"type": "object", "properties": {key: {"type": "string", "maxLength": max_length}},
+            "required": [key], "additionalProperties": False}
+
+
+PART_SCHEMA: dict[str, Any] = _one_string("notes", 600)
 
 THEME_SYSTEM = (
     "You write one theme of a daily digest of AI alignment research. " + _DATA_RULE + "\n"
@@ -102,12 +103,7 @@ CONNECTIONS_SYSTEM = (
     "like [3]. Use only the markers listed in the data. No links, no markdown."
 )
 
-CONNECTIONS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"connections": {"type": "string", "maxLength": 800}},
-    "required": ["connections"],
-    "additionalProperties": False,
-}
+CONNECTIONS_SCHEMA: dict[str, Any] = _one_string("connections", 800)
 
 # Phrases of our own prompts: a reply containing them echoed the prompt, not the post.
 ECHO_MARKERS = ("<<<data", "data>>>", "untrusted data", "exactly these keys", "one json object",

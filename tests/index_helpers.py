@@ -38,3 +38,21 @@ def long_text(paragraphs: int = 40) -> str:
         if i % 10 == 0:
             body.append(f"## Section {i // 10}")
     return "\n\n".join(body)
+
+
+def fake_archive(*, index: bool = True):  # type: ignore[no-untyped-def]
+    """Settings and an open store under $KB_HOME holding POSTS (indexed unless told not to).
+    The caller sets KB_EMBED_BACKEND=fake first."""
+    from kb.index.indexer import run_index
+    from kb.settings import ensure_home, load_settings
+    from kb.store import Store
+    from kb.store.posts import save_post
+
+    s = load_settings()
+    ensure_home(s)
+    st = Store(s.db_path)
+    for p in POSTS:
+        save_post(st, p)
+    if index:
+        run_index(s, st, progress=False)
+    return s, st

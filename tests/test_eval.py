@@ -41,21 +41,12 @@ def test_metrics():
 
 def test_eval_cli_json_shape_with_urls_and_ids(monkeypatch, kb_home, tmp_path):
     monkeypatch.setenv("KB_EMBED_BACKEND", "fake")
-    from index_helpers import POSTS
+    from index_helpers import fake_archive
 
     from kb.cli import cli
-    from kb.index.indexer import run_index
     from kb.index.vector import forget_clients
-    from kb.settings import ensure_home, load_settings
-    from kb.store import Store
-    from kb.store.posts import save_post
 
-    s = load_settings()
-    ensure_home(s)
-    st = Store(s.db_path)
-    for p in POSTS:
-        save_post(st, p)
-    run_index(s, st, progress=False)
+    s, st = fake_archive()
     f = tmp_path / "q.jsonl"
     f.write_text("\n".join(json.dumps(x) for x in [
         {"question": "which loophole did the policy find in the reward model?",

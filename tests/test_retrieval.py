@@ -7,27 +7,17 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from index_helpers import POSTS
+from index_helpers import fake_archive
 
-from kb.index.indexer import run_index
 from kb.index.vector import forget_clients
 from kb.retrieval import Candidate, SearchError, fts_query, fuse, search
 from kb.search_types import Filters
-from kb.store.posts import save_post
 
 
 @pytest.fixture
 def archive(monkeypatch, kb_home):
     monkeypatch.setenv("KB_EMBED_BACKEND", "fake")
-    from kb.settings import ensure_home, load_settings
-    from kb.store import Store
-
-    s = load_settings()
-    ensure_home(s)
-    st = Store(s.db_path)
-    for p in POSTS:
-        save_post(st, p)
-    run_index(s, st, progress=False)
+    s, st = fake_archive()
     yield s, st
     st.close()
     forget_clients()
@@ -98,14 +88,7 @@ def test_index_and_reindex_cli(monkeypatch, kb_home):
     from kb.cli import cli
 
     monkeypatch.setenv("KB_EMBED_BACKEND", "fake")
-    from kb.settings import ensure_home, load_settings
-    from kb.store import Store
-
-    s = load_settings()
-    ensure_home(s)
-    st = Store(s.db_path)
-    for p in POSTS:
-        save_post(st, p)
+    _, st = fake_archive(index=False)
     st.close()
     res = CliRunner().invoke(cli, ["index", "--json"])
     assert res.exit_code == 0, res.output

@@ -8,7 +8,9 @@ Chroma metadata filters (dates, AF) plus a post-id restriction (author, source) 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -107,14 +109,17 @@ def _allowed_posts(store: Store, filters: Filters | None) -> set[str] | None:
     return {r[0] for r in store.conn.execute(f"SELECT p.id FROM posts p WHERE {cond}", args)}
 
 
-def vector_candidates(settings: Any, store: Store, query: str, n: int,
-                      filters: Filters | None = None) -> list[Candidate]:
-    from kb.embed.factory import get_embedder, use_with_llama_index
-    from kb.index.vector import open_index
+@dataclass
+class _VectorPlan:
+    """What a vector query needs from SQLite, worked out before it runs (so the query itself
+    can run beside the keyword search without touching the store)."""
+    where: dict[str, Any]
+    fetch: int
+    allowed: set[str] | None
 
-    embedder = get_embedder(settings)
-    use_with_llama_index(embedder)  # llama-index never falls back to its OpenAI defaults
-    index = open_index(settings, embedder.model_id, embedder.dim)
+
+def _vector_plan(store: Store, n: int, filters: Filters | None) -> _VectorPlan | None:
+    """None when the filters leave no post to search."""
     where: dict[str, Any] = {}
     if filters and filters.since:
         where.setdefault("published_ts", {})["gte"] = _ts(_day(filters.since, "since"))
@@ -126,16 +131,46 @@ def vector_candidates(settings: Any, store: Store, query: str, n: int,
     fetch = n
     if allowed is not None:
         if not allowed:
-            return []
+            return None
         if len(allowed) <= MAX_IN_LIST:
             where["post_id"] = {"in": sorted(allowed)}
         else:
             fetch = n * 4  # overfetch, then keep the allowed posts
-    hits = index.query(embedder.embed_query(query), fetch, where or None)
+    return _VectorPlan(where, fetch, allowed)
+
+
+def _vector_query(settings: Any, query: str, n: int, plan: _VectorPlan) -> list[Candidate]:
+    from kb.embed.factory import get_embedder, use_with_llama_index
+    from kb.index.vector import open_index
+
+    embedder = get_embedder(settings)
+    use_with_llama_index(embedder)  # llama-index never falls back to its OpenAI defaults
+    index = open_index(settings, embedder.model_id, embedder.dim)
+    hits = index.query(embedder.embed_query(query), plan.fetch, plan.where or None)
     out = [Candidate(h.chunk_id, h.chunk_id.rsplit(":", 2)[0], h.score) for h in hits]
-    if allowed is not None:
-        out = [c for c in out if c.post_id in allowed]
+    if plan.allowed is not None:
+        out = [c for c in out if c.post_id in plan.allowed]
     return out[:n]
+
+
+def vector_candidates(settings: Any, store: Store, query: str, n: int,
+                      filters: Filters | None = None) -> list[Candidate]:
+    plan = _vector_plan(store, n, filters)
+    return [] if plan is None else _vector_query(settings, query, n, plan)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _background(fn: Callable[..., list[Candidate]], *args: Any) -> Future[list[Candidate]]:
+    """Run ``fn`` on kb's one search thread: the query embedding (ONNX releases the GIL) and
+    the Chroma kNN overlap with the FTS5 query on the caller's thread."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-search")
+    return _pool.submit(fn, *args)
 
 
 def fuse(lists: dict[str, list[Candidate]], *, k_rrf: int = RRF_K,
@@ -210,10 +245,15 @@ def search(settings: Any, store: Store, query: str, *, k: int = 10, mode: Mode =
         return []
     n = max(MIN_CANDIDATES, k * 5)
     lists: dict[str, list[Candidate]] = {}
-    if mode in ("hybrid", "keyword"):
+    if mode == "keyword":
         lists["keyword"] = keyword_candidates(store, query, n, filters)
-    if mode in ("hybrid", "vector"):
+    elif mode == "vector":
         lists["vector"] = vector_candidates(settings, store, query, n, filters)
+    else:  # both at once: the vector query on the search thread, FTS5 here
+        plan = _vector_plan(store, n, filters)
+        pending = None if plan is None else _background(_vector_query, settings, query, n, plan)
+        lists["keyword"] = keyword_candidates(store, query, n, filters)
+        lists["vector"] = [] if pending is None else pending.result()
     ranked = fuse(lists) if mode == "hybrid" else _group(lists[mode])
     # over-select: a post the index knows but SQLite dropped is skipped by _hits
     return _hits(store, ranked[:k + 5])[:k]

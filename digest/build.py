@@ -21,7 +21,7 @@ from digest.llmtools import CountingLLM, counting
 from digest.relevance import demote_far_posts, rescue_alignment_posts
 from digest.render import render
 from digest.repo import cache_key, get_digest, list_digests, save_digest
-from digest.summarize import cached_summary, summarize_posts
+from digest.summarize import cached_summary, current_version, summarize_posts
 from digest.text import first_sentences, plain, sentences
 from digest.themes import THREAD_LOOKBACK, Member, build_themes
 from digest.verify import DigestVerificationError, verify
@@ -208,9 +208,8 @@ def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = No
 def _opening(store: Store, post_id: str, max_chars: int = 320) -> str:
     """The first sentences of the post's current text, as plain text (shown, quoted, while
     its summary is pending)."""
-    row = store.conn.execute("SELECT text FROM post_versions WHERE post_id = ? ORDER BY version "
-                             "DESC LIMIT 1", (post_id,)).fetchone()
-    text = plain(row[0] if row else "", max_chars=4000)
+    cur = current_version(store, post_id)
+    text = plain(cur["text"] if cur else "", max_chars=4000)
     out = ""
     for sent in sentences(text):
         if out and len(out) + len(sent) > max_chars:

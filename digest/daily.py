@@ -230,10 +230,9 @@ def _run(settings: Any, store: Store, report: DailyReport, *, demo: bool, progre
         report.new, report.updated = ing.new, ing.updated
         report.source_errors = list(ing.failures)
         touched = list(ing.post_ids)
-        for src, msg in ing.failures:
-            line = msg if msg.startswith(f"source {src}:") else f"source {src}: {msg}"
-            echo(f"warning: {line}")
-            log.warning("%s", line)
+        for _src, msg in ing.failures:  # each message names its source
+            echo(f"warning: {msg}")
+            log.warning("%s", msg)
     except Exception as exc:  # a crashed step must not stop the digest of what is stored
         log.exception("ingest failed")
         report.step_errors.append(f"ingest: {exc}")

@@ -92,11 +92,10 @@ def check_summary(summary: str, title: str) -> str | None:
     return None
 
 
-def validate(obj: dict[str, Any] | None, post: PostText | str, *,
+def validate(obj: dict[str, Any] | None, post: PostText, *,
              default_relevance: str | None = None) -> tuple[Parsed | None, str]:
     """A usable summary from a parsed reply, or (None, reason).  Given the post's text, a
     summary that names things the post never mentions is refused (see digest.grounding)."""
-    post = PostText(post) if isinstance(post, str) else post
     title = post.title
     if not obj:
         return None, "no JSON object in the reply"

@@ -91,16 +91,12 @@ def strip_data_echo(text: str, title: str, authors: list[str]) -> str:
                     rest = rest[len(cand):]
                     break
         else:
-            if label == "by" and not any(
-                    rest.lower().startswith(a.lower()) for a in authors if a):
+            names = "|".join(re.escape(a) for a in sorted(authors, key=len, reverse=True) if a)
+            run = re.match(rf"(?:(?:{names})\s*(?:,|and|&)?\s*)+", rest, re.I) if names else None
+            if run:
+                rest = rest[run.end():]
+            elif label == "by":  # "By design, …" is prose, not a byline
                 break
-            changed = True
-            while changed:
-                changed = False
-                for a in sorted((a for a in authors if a), key=len, reverse=True):
-                    if rest.lower().startswith(a.lower()):
-                        rest = re.sub(r"^\s*(?:,|and|&)?\s*", "", rest[len(a):])
-                        changed = True
         t = _LEAD_JUNK.sub("", rest.lstrip())
     return t
 

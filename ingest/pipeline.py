@@ -36,7 +36,8 @@ class IngestReport:
     unchanged: int = 0
     errors: int = 0
     post_ids: list[str] = field(default_factory=list)  # posts that are new or changed
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (source or file, message)
+    # (source or file, message); every message names its source or file itself
+    failures: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # non-fatal warnings
     attempted: int = 0  # sources fetched or files read
 
@@ -119,13 +120,14 @@ def fetch_source(src: Source, fetcher: Fetcher) -> _Outcome:
 
 
 def _save_all(store: Store, records: list[PostRecord], report: IngestReport, where: str,
-              source_id: int | None) -> dict[str, int]:
+              source_id: int | None, label: str) -> dict[str, int]:
+    """Store ``records``; a record that fails is reported as ``label: could not store …``."""
     counts = {"new": 0, "updated": 0, "unchanged": 0}
     for rec in records:
         try:
             pid, result = save_post(store, rec, source_id=source_id)
         except Exception as exc:  # one bad record never loses the rest
-            report.fail(where, f"{where}: could not store {rec.urls[:1]}: "
+            report.fail(where, f"{label}: could not store {rec.urls[:1]}: "
                                f"{exc.__class__.__name__}: {exc}")
             continue
         counts[result.value] += 1
@@ -179,7 +181,7 @@ def _store_outcome(store: Store, src: Source, out: _Outcome, report: IngestRepor
                                   counts={"new": 0, "updated": 0, "unchanged": 0})
         return
     errors_before = report.errors
-    counts = _save_all(store, out.records, report, src.name, src.id)
+    counts = _save_all(store, out.records, report, src.name, src.id, f"source {src.name}")
     failed = report.errors - errors_before
     sources_repo.record_fetch(
         store, src.id, status="ok" if not failed else "error",
@@ -219,7 +221,7 @@ def run_import(settings: Settings, store: Store, paths: list[Path | str], *,
     merged = _merge_duplicates(records)
     with _progress(progress, "storing", len(merged)) as advance:
         for where, rec in merged:
-            _save_all(store, [rec], report, where, None)
+            _save_all(store, [rec], report, where, None, where)
             advance(rec.title)
     return report
 

@@ -1,11 +1,19 @@
-"""One typed settings object: defaults < ``$KB_HOME/config.toml`` < ``KB_*`` environment.
+"""One typed settings object: defaults < config files < ``KB_*`` environment.
+
+Config files, later wins:
+
+1. ``$XDG_CONFIG_HOME/kb/config.toml`` (default ``~/.config/kb/config.toml``; ``KB_CONFIG``
+   names another file) — where `kb config init` writes and `kb config edit` opens;
+2. ``$KB_HOME/config.toml`` — the older location, still read, so one archive can override the
+   user's settings.
 
 Every file kb writes lives under ``Settings.home`` (``KB_HOME``), so relocating that one
 directory relocates the store, the vector index, digests, logs and the lock file.
 
 Environment variables are ``KB_<SECTION>_<KEY>`` (``KB_LLM_BACKEND=embedded``,
-``KB_INGEST_TIMEOUT=10``); ``OLLAMA_HOST`` is honoured for ``ollama.host`` as Ollama's own
-clients do.  ``kb config show`` prints each value with where it came from.
+``KB_INGEST_TIMEOUT=10``); ``OLLAMA_HOST`` is honoured for ``ollama.host`` and parsed exactly as
+Ollama parses it (:func:`parse_ollama_host`).  ``kb config show`` prints each value with where
+it came from.
 """
 
 from __future__ import annotations
@@ -14,19 +22,69 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Literal, get_args, get_origin, get_type_hints
 
 APP = "kb"
+OLLAMA_DEFAULT_PORT = 11434
+
+Scalar = str | int | float | bool
 
 
 class SettingsError(ValueError):
     """A setting has a value kb cannot use; the message names the setting and its origin."""
 
 
+def parse_ollama_host(value: str) -> str:
+    """``OLLAMA_HOST`` as Ollama itself reads it (its ``envconfig.Host``), as a base URL.
+
+    ``0.0.0.0`` -> ``http://0.0.0.0:11434``; ``:11434`` -> ``http://127.0.0.1:11434``;
+    ``host`` / ``host:port``; ``http(s)://host[:port][/path]`` — an explicit scheme without a
+    port means that scheme's port (80 or 443), as in Ollama.  A port that is not a number in
+    0..65535 falls back to the default, as Ollama does."""
+    raw = value.strip()
+    scheme, sep, hostport = raw.partition("://")
+    default_port = OLLAMA_DEFAULT_PORT
+    if not sep:
+        scheme, hostport = "http", raw
+    elif scheme == "http":
+        default_port = 80
+    elif scheme == "https":
+        default_port = 443
+    else:
+        raise SettingsError(f"{value!r}: Ollama's host must be http or https, not {scheme!r}")
+    hostport, slash, path = hostport.partition("/")
+    host, port = _split_host_port(hostport)
+    if not host:
+        host = "127.0.0.1"
+    try:
+        port_n = int(port) if port else default_port
+    except ValueError:
+        port_n = default_port
+    if not 0 <= port_n <= 65535:
+        port_n = default_port
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port_n}" + (f"/{path}".rstrip("/") if slash else "")
+
+
+def _split_host_port(hostport: str) -> tuple[str, str]:
+    """(host, port) of ``host``, ``host:port``, ``:port``, ``[v6]:port`` or ``[v6]``."""
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise SettingsError(f"{hostport!r}: an IPv6 address needs its closing ]")
+        host, rest = hostport[1:end], hostport[end + 1:]
+        return host, rest[1:] if rest.startswith(":") else ""
+    if hostport.count(":") > 1:  # a bare IPv6 address, no port
+        return hostport, ""
+    host, _, port = hostport.partition(":")
+    return host, port
+
+
 @dataclass
 class OllamaSettings:
     host: str = "http://127.0.0.1:11434"
-    timeout: float = 300.0  # seconds for one request
+    timeout: float = 300.0  # seconds for one request (for each read while streaming)
     retries: int = 2
     connect_timeout: float = 3.0
 
@@ -76,6 +134,11 @@ class DigestSettings:
 
 
 @dataclass
+class DailySettings:
+    keep_logs_days: int = 30  # logs/daily-*.log older than this are deleted by `kb daily`; 0 keeps all
+
+
+@dataclass
 class Settings:
     home: Path
     ollama: OllamaSettings = field(default_factory=OllamaSettings)
@@ -84,12 +147,16 @@ class Settings:
     index: IndexSettings = field(default_factory=IndexSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
-    # where each value came from: "section.key" -> "default" | "config.toml" | "env KB_X"
+    daily: DailySettings = field(default_factory=DailySettings)
+    # the user's config file (`kb config path`); it need not exist
+    config_path: Path = field(default_factory=lambda: user_config_path({}))
+    # where each value came from: "section.key" -> "default" | a config file | "env KB_X"
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    config_files: list[Path] = field(default_factory=list, repr=False, compare=False)
 
     # --- paths: everything kb writes is below home ---------------------------------------
     @property
-    def config_path(self) -> Path:
+    def legacy_config_path(self) -> Path:
         return self.home / "config.toml"
 
     @property
@@ -119,9 +186,10 @@ class Settings:
         user = self.home / "models.lock"
         return user if user.exists() else shipped_models_lock()
 
-    def as_rows(self) -> list[tuple[str, Any, str]]:
+    def as_rows(self) -> list[tuple[str, Scalar, str]]:
         """(key, value, origin) for every setting, for `kb config show`."""
-        rows: list[tuple[str, Any, str]] = [("home", str(self.home), self.origins.get("home", "default"))]
+        rows: list[tuple[str, Scalar, str]] = [
+            ("home", str(self.home), self.origins.get("home", "default"))]
         for section in SECTIONS:
             obj = getattr(self, section)
             for f in fields(obj):
@@ -130,11 +198,12 @@ class Settings:
         return rows
 
 
-SECTIONS = ("ollama", "llm", "embed", "index", "ingest", "digest")
+SECTIONS = ("ollama", "llm", "embed", "index", "ingest", "digest", "daily")
 
 
 def shipped_models_lock() -> Path:
-    """models.lock at the top of the source tree (installed editable) or next to the package."""
+    """models.lock at the top of the source tree (installed editable) or inside the package
+    (a wheel carries a copy as ``kb/models.lock``)."""
     here = Path(__file__).resolve().parent
     for cand in (here.parent / "models.lock", here / "models.lock"):
         if cand.exists():
@@ -142,19 +211,28 @@ def shipped_models_lock() -> Path:
     return here.parent / "models.lock"
 
 
-def default_home() -> Path:
-    xdg = os.environ.get("XDG_DATA_HOME")
+def default_home(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ if env is None else env)
+    xdg = env.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / APP
 
 
-def _coerce(value: Any, typ: Any, where: str) -> Any:
-    origin = get_origin(typ)
-    if origin is Literal:
+def user_config_path(env: dict[str, str]) -> Path:
+    """``KB_CONFIG``, else ``$XDG_CONFIG_HOME/kb/config.toml`` (``~/.config/kb/config.toml``)."""
+    if env.get("KB_CONFIG"):
+        return Path(env["KB_CONFIG"]).expanduser()
+    xdg = env.get("XDG_CONFIG_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
+    return base / APP / "config.toml"
+
+
+def _coerce(value: object, typ: object, where: str) -> Scalar:
+    if get_origin(typ) is Literal:
         allowed = get_args(typ)
         if value not in allowed:
             raise SettingsError(f"{where}: {value!r} is not one of {', '.join(map(str, allowed))}")
-        return value
+        return str(value)
     try:
         if typ is bool:
             if isinstance(value, bool):
@@ -165,23 +243,49 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
             if s in ("0", "false", "no", "off", ""):
                 return False
             raise ValueError(value)
-        if typ is int:
-            return int(value)
-        if typ is float:
-            return float(value)
-        if typ is str:
+        if typ is int and not isinstance(value, bool | float):
+            return int(str(value))
+        if typ is float and not isinstance(value, bool):
+            return float(str(value))
+        if typ is str and isinstance(value, str | int | float) and not isinstance(value, bool):
             return str(value)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"{where}: {value!r} is not a valid {typ.__name__}") from exc
-    return value
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {value!r} is not a valid "
+                            f"{getattr(typ, '__name__', typ)}") from exc
+    raise SettingsError(f"{where}: {value!r} is not a valid {getattr(typ, '__name__', typ)}")
 
 
-def _apply(obj: Any, key: str, value: Any, section: str, origin: str, origins: dict[str, str]) -> None:
+def _apply(settings: Settings, section: str, key: str, value: object, origin: str) -> None:
+    obj = getattr(settings, section)
     hints = get_type_hints(type(obj))
     if key not in hints:
         raise SettingsError(f"{origin}: unknown setting {section}.{key}")
-    setattr(obj, key, _coerce(value, hints[key], f"{origin} ({section}.{key})"))
-    origins[f"{section}.{key}"] = origin
+    where = f"{origin} ({section}.{key})"
+    coerced = _coerce(value, hints[key], where)
+    if (section, key) == ("ollama", "host"):
+        try:
+            coerced = parse_ollama_host(str(coerced))
+        except SettingsError as exc:
+            raise SettingsError(f"{where}: {exc}") from exc
+    setattr(obj, key, coerced)
+    settings.origins[f"{section}.{key}"] = origin
+
+
+def read_config_file(path: Path) -> dict[str, dict[str, object]]:
+    """The sections of a config file, checked for shape (values are checked when applied)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the config file: {exc}") from exc
+    out: dict[str, dict[str, object]] = {}
+    for section, values in data.items():
+        if section not in SECTIONS or not isinstance(values, dict):
+            raise SettingsError(f"{path}: unknown section [{section}] "
+                                f"(sections: {', '.join(SECTIONS)})")
+        out[section] = dict(values)
+    return out
 
 
 def load_settings(env: dict[str, str] | None = None, home: Path | str | None = None) -> Settings:
@@ -193,34 +297,27 @@ def load_settings(env: dict[str, str] | None = None, home: Path | str | None = N
     elif env.get("KB_HOME"):
         home_path, origins["home"] = Path(env["KB_HOME"]), "env KB_HOME"
     else:
-        home_path, origins["home"] = default_home(), "default"
-    settings = Settings(home=home_path.expanduser(), origins=origins)
+        home_path, origins["home"] = default_home(env), "default"
+    settings = Settings(home=home_path.expanduser(), config_path=user_config_path(env),
+                        origins=origins)
 
-    cfg = settings.config_path
-    if cfg.exists():
-        try:
-            data = tomllib.loads(cfg.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"{cfg}: not valid TOML: {exc}") from exc
-        for section, values in data.items():
-            if section not in SECTIONS or not isinstance(values, dict):
-                raise SettingsError(f"{cfg}: unknown section [{section}]")
+    for cfg in dict.fromkeys([settings.config_path, settings.legacy_config_path]):
+        if not cfg.is_file():
+            continue
+        settings.config_files.append(cfg)
+        for section, values in read_config_file(cfg).items():
             for key, value in values.items():
-                _apply(getattr(settings, section), key, value, section, "config.toml", origins)
+                _apply(settings, section, key, value, str(cfg))
 
     if env.get("OLLAMA_HOST"):
-        host = env["OLLAMA_HOST"]
-        if "://" not in host:
-            host = "http://" + host
-        _apply(settings.ollama, "host", host, "ollama", "env OLLAMA_HOST", origins)
+        _apply(settings, "ollama", "host", env["OLLAMA_HOST"], "env OLLAMA_HOST")
     for name, value in sorted(env.items()):
-        if not name.startswith("KB_") or name == "KB_HOME":
+        if not name.startswith("KB_") or name in ("KB_HOME", "KB_CONFIG"):
             continue
         rest = name[3:].lower()
         for section in SECTIONS:
             if rest.startswith(section + "_"):
-                key = rest[len(section) + 1 :]
-                _apply(getattr(settings, section), key, value, section, f"env {name}", origins)
+                _apply(settings, section, rest[len(section) + 1:], value, f"env {name}")
                 break
     return settings
 

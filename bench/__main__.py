@@ -23,7 +23,7 @@ from bench.common import Context, Row
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("KB_TEST_CORPUS", REPO.parent / "shared" / "corpus"))
 RESULTS = Path(__file__).resolve().parent / "results"
-# run in this order (P3 reuses the P1 archive); modules that do not exist yet are skipped
+# run in this order (P3 reuses the P1 archive)
 BENCHMARKS = ["bench.p1_index", "bench.p2_daily", "bench.p3_search", "bench.p4_tui",
               "bench.p5_ask", "bench.p7_digest"]
 
@@ -44,12 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         ctx = Context(corpus=CORPUS, workdir=Path(tmp), full=args.full, posts=args.posts)
         for name in BENCHMARKS:
-            try:
-                mod = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name == name:
-                    continue
-                raise
+            mod = importlib.import_module(name)
             label = _label(mod)
             if args.only and label not in args.only:
                 continue

@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
 
     from digest.support import cosine, is_supported, overlap
-    from kb.embed.factory import get_embedder
+    from kb.runtime import Runtime
     from kb.settings import load_settings
 
-    emb = get_embedder(load_settings())
+    emb = Runtime(load_settings()).embedder
     rng = random.Random(11)
     items = []  # (post index, title, paragraph, sentence, paragraph without sentence)
     posts = sample_posts(args.posts)

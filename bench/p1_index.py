@@ -9,9 +9,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.common import Context, Row, check, peak_rss_mb
 from bench.lw_sample import dataset_dir, load_lw_posts, sample
+
+if TYPE_CHECKING:
+    from kb.settings import Settings
+    from kb.store import Store
 
 NAME = "P1"
 
@@ -28,47 +33,40 @@ def _write_sample(ctx: Context, ids: set[str], dest: Path) -> Path:
     return dest / "posts"
 
 
-def _import(settings, store, records, folder: Path) -> str:  # type: ignore[no-untyped-def]
-    try:
-        from ingest.pipeline import run_import
-    except ImportError:
-        run_import = None
-    if run_import is not None:
-        run_import(settings, store, [folder], progress=False)
-        return "ingest.pipeline.run_import"
-    from kb.store.posts import save_post
+def _import(settings: Settings, store: Store, folder: Path) -> None:
+    """`kb import` of the sample folder (the real reader of the dataset's files)."""
+    from ingest.pipeline import run_import
 
-    for r in records:
-        save_post(store, r)
-    return "kb.store.posts.save_post"
+    run_import(settings, store, [folder])
 
 
 def run(ctx: Context) -> list[Row]:
-    from kb.embed.factory import get_embedder
+    from kb.cli.progress import progress_bars
     from kb.index.chunking import header_for
     from kb.index.indexer import run_index
-    from kb.settings import ensure_home, load_settings
-    from kb.store import Store
+    from kb.runtime import Runtime
+    from kb.settings import load_settings
 
     records = load_lw_posts(ctx.corpus)
     if not ctx.full:
         records = sample(records, ctx.posts)
     home = ctx.workdir / "p1-home"
-    settings = load_settings(env={}, home=home)
-    ensure_home(settings)
+    rt = Runtime(load_settings(env={}, home=home))
+    settings, store = rt.settings, rt.store
     folder = _write_sample(ctx, {r.lw_id for r in records if r.lw_id}, ctx.workdir / "p1-data")
-    store = Store(settings.db_path)
 
     t0 = time.perf_counter()
-    via = _import(settings, store, records, folder)
+    _import(settings, store, folder)
     t_import = time.perf_counter() - t0
-    report = run_index(settings, store, progress=True)
+    with progress_bars() as on_progress:
+        report = run_index(store, rt.embedder, rt.index,
+                           batch_size=settings.index.batch_size, on_progress=on_progress)
     wall = time.perf_counter() - t0
     rss = peak_rss_mb()  # P6: the ingest itself, before the bare-embedding comparison
     posts = store.count("posts")
 
     # bare embedding of exactly the same texts with the same warm embedder
-    emb = get_embedder(settings)
+    emb = rt.embedder
     texts = [header_for(r[0], r[1]) + r[2] for r in store.conn.execute(
         "SELECT p.title, c.heading, c.text FROM chunks c JOIN posts p ON p.id = c.post_id "
         "ORDER BY c.cid")]
@@ -78,8 +76,8 @@ def run(ctx: Context) -> list[Row]:
     bare = time.perf_counter() - t1
     ratio = wall / bare if bare else 0.0
     ctx.shared["archive_home"] = home
-    store.close()
-    print(f"P1: imported {posts} posts via {via} in {t_import:.1f}s; indexed "
+    rt.close()
+    print(f"P1: imported {posts} posts via `kb import` in {t_import:.1f}s; indexed "
           f"{report.chunks_total} chunks in {report.seconds:.1f}s (embedder {report.embed_seconds:.1f}s); "
           f"bare embedding {bare:.1f}s")
     return [

@@ -44,8 +44,10 @@ async def painted(pilot):
     pilot.app.exit()
 
 if %(kb)r:
+    from kb.runtime import Runtime
+    from kb.settings import load_settings
     from tui.app import KbApp
-    app = KbApp()
+    app = KbApp(Runtime(load_settings()))
 else:
     app = Minimal()
 app.run(headless=True, size=(120, 40), auto_pilot=painted)

@@ -81,21 +81,20 @@ def run(corpus_dir: Path, *, posts: int = 150, max_chars: int = 2000, repeats: i
     from bench.lw_sample import load_lw_posts, sample
     from digest import ask as ask_mod
     from kb.index.indexer import run_index
-    from kb.settings import ensure_home, load_settings
-    from kb.store.db import Store
+    from kb.retrieval import search
+    from kb.runtime import Runtime
+    from kb.settings import load_settings
     from kb.store.posts import save_post
 
     with tempfile.TemporaryDirectory(prefix="kb-p5-") as home:
-        settings = load_settings(env={"KB_HOME": home})
-        ensure_home(settings)
-        store = Store(settings.db_path)
+        rt = Runtime(load_settings(env={"KB_HOME": home}))
+        store = rt.store
         for rec in sample(load_lw_posts(corpus_dir, max_chars=max_chars), posts):
             save_post(store, rec)
         t = time.perf_counter()
-        report = run_index(settings, store, progress=False)
+        report = run_index(store, rt.embedder, rt.index)
         index_s = time.perf_counter() - t
 
-        search = ask_mod.default_search()
         search_ms: list[float] = []
 
         def timed_search(*a: Any, **kw: Any) -> Any:
@@ -111,7 +110,7 @@ def run(corpus_dir: Path, *, posts: int = 150, max_chars: int = 2000, repeats: i
             for q in QUESTIONS:
                 llm = RequestClock()
                 t0 = time.perf_counter()
-                answer = ask_mod.ask(settings, store, q, k=k, llm=llm,  # type: ignore[arg-type]
+                answer = ask_mod.ask(store, llm, rt.embedder, rt.index, q, k=k,
                                      search=timed_search)
                 if rep == 0:
                     continue
@@ -120,7 +119,7 @@ def run(corpus_dir: Path, *, posts: int = 150, max_chars: int = 2000, repeats: i
                     continue
                 to_request.append((llm.requested_at - t0) * 1000)
                 del answer
-        store.close()
+        rt.close()
     measured_search = search_ms[len(QUESTIONS):]
     return {"posts": posts, "index": report.to_json(), "index_s": round(index_s, 1),
             "questions": len(QUESTIONS), "repeats": repeats, "k": k,

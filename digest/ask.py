@@ -17,17 +17,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from digest import ask_prompts as P
 from digest.citations import find_markers, strip_invalid_markers
 from digest.conversations import last_exchange, save_exchange
 from digest.support import RELEVANCE_SIM, Claim, check_claims, claims, relevance
 from kb.embed.base import Embedder
+from kb.index.vector import VectorIndex
 from kb.models.base import LLM, Message
-from kb.search_types import Filters, SearchHit
+from kb.retrieval import search as hybrid_search
+from kb.search_types import Filters, Mode, SearchHit
+from kb.store.db import Store
 
-Searcher = Callable[..., list[SearchHit]]
+
+class Searcher(Protocol):
+    """:func:`kb.retrieval.search`'s signature (tests may pass a scripted one)."""
+
+    def __call__(self, store: Store, embedder: Embedder | None, index: VectorIndex | None,
+                 query: str, *, k: int = ..., mode: Mode = ...,
+                 filters: Filters | None = ...) -> list[SearchHit]: ...
+
 ANSWER_MAX_TOKENS = 512
 RELEVANCE_TOP = 3  # hits whose passages the relevance check looks at
 NEAREST = 5  # posts listed instead of an answer
@@ -103,25 +113,15 @@ class Prepared:
     parent_id: int | None = None
 
 
-def default_search() -> Searcher:
-    """The hybrid retriever of issue #3 (imported on first use)."""
-    from kb.retrieval import search
-
-    return search
-
-
-def stored_passage_vectors(settings: Any, embedder: Embedder, hits: list[SearchHit]
+def stored_passage_vectors(index: VectorIndex, hits: list[SearchHit]
                            ) -> list[list[float] | None] | None:
     """The index's vectors of the hits' chunks (None where it has none), so the relevance
-    check does not embed passages again.  None when there is no index to ask."""
+    check does not embed passages again.  None when the index cannot be asked."""
     ids = [h.chunk_id for h in hits]
-    if not all(ids) or (settings.index.chroma == "persistent"
-                        and not settings.chroma_path.exists()):
+    if not all(ids):
         return None
     try:
-        from kb.index.vector import open_index
-
-        got = open_index(settings, embedder.model_id, embedder.dim).get_embeddings(ids)
+        got = index.get_embeddings(ids)
     except Exception:  # a damaged or foreign index: fall back to embedding the passages
         return None
     return [got.get(i) for i in ids]
@@ -135,7 +135,7 @@ def _docs(question: str, hits: list[SearchHit]) -> list[P.SourceDoc]:
     return [P.SourceDoc(i + 1, h.title, h.authors, _date(h), h.text) for i, h in enumerate(hits)]
 
 
-def rewrite_followup(store: Any, llm: LLM, question: str) -> tuple[str, int | None]:
+def rewrite_followup(store: Store, llm: LLM, question: str) -> tuple[str, int | None]:
     """(standalone question, id of the previous exchange) — unchanged when there is none."""
     prev = last_exchange(store)
     if prev is None:
@@ -167,34 +167,26 @@ def fit_context(llm: LLM, question: str, hits: list[SearchHit], reserve: int
     return kept, dropped, P.answer_messages(question, _docs(question, kept))
 
 
-def prepare(settings: Any, store: Any, question: str, *, filters: Filters | None = None,
-            k: int = 8, llm: LLM | None = None, continue_: bool = False,
-            search: Searcher | None = None, embedder: Embedder | None = None) -> Prepared:
-    """Everything before the model request (see the module docstring)."""
+def prepare(store: Store, llm: LLM, embedder: Embedder, index: VectorIndex, question: str, *,
+            filters: Filters | None = None, k: int = 8, continue_: bool = False,
+            max_tokens: int = ANSWER_MAX_TOKENS, search: Searcher | None = None) -> Prepared:
+    """Everything before the model request (see the module docstring).  ``search`` defaults
+    to hybrid retrieval (:func:`kb.retrieval.search`)."""
+    search = search or hybrid_search
     question = question.strip()
     if not question:
         raise AskError("the question is empty")
-    if llm is None:
-        from kb.models.factory import get_llm
-
-        llm = get_llm(settings)
-    stored_vectors = embedder is None  # the index holds vectors of the configured embedder
-    if embedder is None:
-        from kb.embed.factory import get_embedder
-
-        embedder = get_embedder(settings)
     standalone, parent = question, None
     if continue_:
         standalone, parent = rewrite_followup(store, llm, question)
-    search = search or default_search()
-    hits = search(settings, store, standalone, k=k, mode="hybrid", filters=filters)
+    hits = search(store, embedder, index, standalone, k=k, mode="hybrid", filters=filters)
     prep = Prepared(question, standalone, hits, [], [], embedder, parent_id=parent,
-                    max_tokens=min(ANSWER_MAX_TOKENS, settings.llm.max_output_tokens))
+                    max_tokens=min(ANSWER_MAX_TOKENS, max_tokens))
     if not hits:
         prep.abstain_reason = "nothing in the archive matches the question"
         return prep
     top = hits[:RELEVANCE_TOP]
-    vectors = stored_passage_vectors(settings, embedder, top) if stored_vectors else None
+    vectors = stored_passage_vectors(index, top) if index.model_id == embedder.model_id else None
     prep.relevance = relevance(embedder, standalone, [h.text for h in top], vectors)
     if prep.relevance < RELEVANCE_SIM:
         prep.abstain_reason = ("no post in the archive is close enough to the question "
@@ -257,17 +249,13 @@ def generate(prep: Prepared, llm: LLM | None, on_token: Callable[[str], None] | 
                   prep.standalone, items, raw, prep.dropped, llm.model_id)
 
 
-def ask(settings: Any, store: Any, question: str, *, filters: Filters | None = None, k: int = 8,
-        llm: LLM | None = None, on_token: Callable[[str], None] | None = None,
-        continue_: bool = False, search: Searcher | None = None,
-        embedder: Embedder | None = None) -> Answer:
+def ask(store: Store, llm: LLM, embedder: Embedder, index: VectorIndex, question: str, *,
+        filters: Filters | None = None, k: int = 8, on_token: Callable[[str], None] | None = None,
+        continue_: bool = False, max_tokens: int = ANSWER_MAX_TOKENS,
+        search: Searcher | None = None) -> Answer:
     """Answer ``question`` from the archive with checked citations, or abstain."""
-    if llm is None:
-        from kb.models.factory import get_llm
-
-        llm = get_llm(settings)
-    prep = prepare(settings, store, question, filters=filters, k=k, llm=llm,
-                   continue_=continue_, search=search, embedder=embedder)
+    prep = prepare(store, llm, embedder, index, question, filters=filters, k=k,
+                   continue_=continue_, max_tokens=max_tokens, search=search)
     answer = generate(prep, llm, on_token)
     answer.exchange_id = save_exchange(
         store, question=answer.question, standalone=answer.standalone_question,

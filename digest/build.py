@@ -17,7 +17,6 @@ from typing import Any
 
 from digest import prompts
 from digest.days import local_time, posts_of_day
-from digest.llmtools import CountingLLM, counting
 from digest.relevance import demote_far_posts, rescue_alignment_posts
 from digest.render import render
 from digest.repo import cache_key, get_digest, list_digests, save_digest
@@ -27,6 +26,8 @@ from digest.themes import THREAD_LOOKBACK, Member, build_themes
 from digest.verify import DigestVerificationError, verify
 from kb.embed.base import Embedder
 from kb.models.base import LLM
+from kb.models.counting import counting
+from kb.settings import Settings
 from kb.store.db import Store
 from kb.store.posts import Post, get_post
 
@@ -71,8 +72,8 @@ def source_label(store: Store, post: Post) -> str:
     return post.site or "local file"
 
 
-def digest_path(settings: Any, day: str) -> Path:
-    return Path(settings.digests_dir) / f"{day}.md"
+def digest_path(settings: Settings, day: str) -> Path:
+    return settings.digests_dir / f"{day}.md"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -90,7 +91,7 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def collect(settings: Any, store: Store, day: date, model_id: str) -> dict[str, Any]:
+def collect(settings: Settings, store: Store, day: date, model_id: str) -> dict[str, Any]:
     """The day's posts with their summaries by ``model_id``, numbered, without themes."""
     tz = settings.digest.timezone
     dp = posts_of_day(store, day, tz)
@@ -129,12 +130,12 @@ def collect(settings: Any, store: Store, day: date, model_id: str) -> dict[str, 
             "updated": updated, "_off_topic": off}  # "_off_topic": for the relevance check
 
 
-def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = None,
-                 embedder: Embedder | None = None, write: bool = True) -> DigestResult:
-    """Build, verify, store and write the digest of ``day``."""
+def build_digest(settings: Settings, store: Store, llm: LLM, embedder: Embedder, day: date, *,
+                 write: bool = True) -> DigestResult:
+    """Build, verify, store and write the digest of ``day``.  ``settings`` gives the time
+    zone, the number of themes and where digest files go."""
     d = day.isoformat()
-    c: CountingLLM = counting(llm) if llm is not None else CountingLLM(
-        factory=lambda: _default_llm(settings))
+    c = counting(llm)
     dp = posts_of_day(store, day, settings.digest.timezone)
     if not dp.published and not dp.updated:
         return DigestResult(d, "empty", message=f"no posts on {d}")
@@ -142,7 +143,7 @@ def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = No
     report = summarize_posts(store, c, dp.published, parallel=settings.digest.parallel)
     data = collect(settings, store, day, model_id)
     pending = sum(1 for p in data["posts"] if p["status"] != "ok")
-    embed_model = embedder.model_id if embedder is not None else f"({settings.embed.backend})"
+    embed_model = embedder.model_id
     inputs = cache_key("digest", RENDER_VERSION, prompts.PROMPT_VERSION, model_id,
                        settings.embed.backend, settings.digest.max_themes, data)
     off_topic = data.pop("_off_topic")
@@ -161,18 +162,15 @@ def build_digest(settings: Any, store: Store, day: date, *, llm: LLM | None = No
         return result
 
     failures = 0
-    emb: Embedder | None = None
     if off_topic or any(p["status"] == "ok" for p in data["posts"]):
-        emb = embedder if embedder is not None else _default_embedder(settings)
-        embed_model = emb.model_id
-        rescue_alignment_posts(store, emb, data, off_topic)
-        demote_far_posts(store, emb, data)
+        rescue_alignment_posts(store, embedder, data, off_topic)
+        demote_far_posts(store, embedder, data)
     on_topic = [p for p in data["posts"] if p["status"] == "ok"]
     members = [Member(p["n"], p["id"], p["title"], p["summary"], p["implications"])
                for p in on_topic]
-    if members and emb is not None:
+    if members:
         earlier = [x.data for x in list_digests(store, before=d, limit=THREAD_LOOKBACK)]
-        tr = build_themes(store, c, emb, members, max_themes=settings.digest.max_themes,
+        tr = build_themes(store, c, embedder, members, max_themes=settings.digest.max_themes,
                           earlier=earlier)
         data["themes"] = [t.to_json() for t in tr.themes]
         data["connections"] = tr.connections
@@ -216,15 +214,3 @@ def _opening(store: Store, post_id: str, max_chars: int = 320) -> str:
             break
         out = f"{out} {sent}".strip()
     return out if len(out) <= max_chars else out[:max_chars].rsplit(" ", 1)[0] + "…"
-
-
-def _default_llm(settings: Any) -> LLM:
-    from kb.models.factory import get_llm
-
-    return get_llm(settings)
-
-
-def _default_embedder(settings: Any) -> Embedder:
-    from kb.embed.factory import get_embedder
-
-    return get_embedder(settings)

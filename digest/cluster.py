@@ -20,7 +20,8 @@ def normalize(x: Any) -> np.ndarray:
         return a / n if n > 0 else a
     norms = np.linalg.norm(a, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return a / norms
+    out: np.ndarray = a / norms
+    return out
 
 
 def kmeans(x: np.ndarray, k: int, iters: int = 50) -> np.ndarray:

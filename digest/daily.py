@@ -1,10 +1,9 @@
-"""`kb daily`: ingest → index → summarize → digest, one run at a time, from cron or systemd.
+"""The parts of `kb daily` (run by :func:`digest.jobs.run_daily`): the lock, the report, the
+run log and its pruning, the demo sources, and which days need a digest.
 
-Every step is idempotent (the store merges, the index embeds only what is pending, summaries
-and theme texts are cached, digests are written atomically), so a killed run is simply run
-again.  Exit codes: 0 all done; 1 could not run at all; 3 finished with some failures (a
-source, the index, a summary or a digest; the summary line and the log say which); 75 another
-`kb daily` holds the lock (the message names its PID).
+Exit codes: 0 all done; 1 could not run at all; 3 finished with some failures (a source, the
+index, a summary or a digest; the summary line and the log say which); 75 another `kb daily`
+holds the lock (the message names its PID).
 """
 
 from __future__ import annotations
@@ -12,19 +11,18 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from digest.build import DigestResult, build_digest
-from digest.days import days_with_posts, local_day, posts_of_day, today
-from digest.llmtools import CountingLLM
-from digest.repo import get_digest, kv_get, kv_set
-from digest.summarize import summarize_posts
+from digest.build import DigestResult
+from digest.days import days_with_posts, local_day
+from digest.repo import get_digest, kv_get
 from kb.store.db import Store
 
 log = logging.getLogger("digest.daily")
@@ -130,6 +128,25 @@ def run_log(logs_dir: Path) -> Iterator[Path]:
         handler.close()
 
 
+LOG_NAME = re.compile(r"^daily-\d{8}-\d{6}-\d+\.log$")
+
+
+def prune_logs(logs_dir: Path, keep_days: int, *, now: float | None = None) -> list[Path]:
+    """Delete this job's logs (``daily-*.log``) older than ``keep_days`` days; 0 keeps all.
+    Returns what was deleted.  Nothing else in the directory is touched."""
+    if keep_days <= 0 or not logs_dir.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - keep_days * 86400
+    gone = []
+    for path in logs_dir.iterdir():
+        if LOG_NAME.match(path.name) and path.is_file():
+            with suppress(OSError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    gone.append(path)
+    return sorted(gone)
+
+
 def demo_feed_paths() -> list[tuple[str, Path]]:
     base = Path(__file__).resolve().parent.parent / "kb" / "demo_data"
     try:
@@ -184,156 +201,3 @@ def days_to_build(store: Store, tz: str, now: date) -> list[date]:
         if d == now or old is None or not old.complete:
             out.append(d)
     return out
-
-
-def run_daily(settings: Any, *, demo: bool = False, progress: bool = True,
-              echo: Callable[[str], None] = print, store: Store | None = None,
-              llm: Any = None, embedder: Any = None, now: date | None = None,
-              report_out: DailyReport | None = None) -> int:
-    """Run the daily job; returns the exit code (see the module doc)."""
-    from kb.settings import ensure_home
-
-    ensure_home(settings)
-    try:
-        with daily_lock(settings.lock_path):
-            own = store is None
-            st = store or Store(settings.db_path)
-            try:
-                with run_log(settings.logs_dir) as log_path:
-                    report = report_out or DailyReport()
-                    report.log_path = log_path
-                    _run(settings, st, report, demo=demo, progress=progress, echo=echo,
-                         llm=llm, embedder=embedder, now=now)
-            finally:
-                if own:
-                    st.close()
-    except LockHeld as exc:
-        echo(f"error: {exc}")
-        return EXIT_LOCKED
-    code = report.exit_code()
-    if demo and any(d.status in ("written", "unchanged") for d in report.digests):
-        code = EXIT_OK  # the demo's point is the digest; failing network sources are expected
-    return code
-
-
-def _run(settings: Any, store: Store, report: DailyReport, *, demo: bool, progress: bool,
-         echo: Callable[[str], None], llm: Any, embedder: Any, now: date | None) -> None:
-    t0 = time.monotonic()
-    tz = settings.digest.timezone
-    log.info("kb daily starting (KB_HOME=%s, demo=%s)", settings.home, demo)
-    demo_ids = add_demo_sources(store) if demo else []
-    touched: list[str] = []
-    try:  # 1. ingest
-        from ingest.pipeline import run_ingest
-
-        ing = run_ingest(settings, store, progress=progress)
-        report.new, report.updated = ing.new, ing.updated
-        report.source_errors = list(ing.failures)
-        touched = list(ing.post_ids)
-        for _src, msg in ing.failures:  # each message names its source
-            echo(f"warning: {msg}")
-            log.warning("%s", msg)
-    except Exception as exc:  # a crashed step must not stop the digest of what is stored
-        log.exception("ingest failed")
-        report.step_errors.append(f"ingest: {exc}")
-        echo(f"warning: ingest failed: {exc}")
-    try:  # 2. index
-        from kb.index.indexer import run_index
-
-        idx = run_index(settings, store, progress=progress)
-        report.indexed = idx.chunks_embedded
-    except Exception as exc:
-        log.exception("index failed")
-        report.step_errors.append(f"index: {exc}")
-        echo(f"warning: indexing failed (search may miss new posts): {exc}")
-
-    c = llm if isinstance(llm, CountingLLM) else (
-        CountingLLM(llm) if llm is not None else CountingLLM(factory=lambda: _llm(settings)))
-    day0 = now or today(tz)
-    days = days_to_build(store, tz, day0)
-    if demo:
-        days = sorted(set(days) | set(demo_days(store, demo_ids, tz)))
-    # 3. summarize: what ingest touched and every post of the days we build
-    pids = list(dict.fromkeys(touched + [p for d in days
-                                         for p in posts_of_day(store, d, tz).published]))
-    if pids:
-        try:
-            with _summary_bar(len(pids), progress) as advance:
-                sr = summarize_posts(store, c, pids, parallel=settings.digest.parallel,
-                                     on_done=lambda _pid, _row: advance())
-            report.summarized, report.cached, report.pending = sr.made, sr.cached, sr.pending
-            for pid, err in sr.failures[:5]:
-                echo(f"warning: summary of {pid} pending: {err}")
-        except Exception as exc:
-            log.exception("summarize failed")
-            report.step_errors.append(f"summarize: {exc}")
-            echo(f"warning: summarizing failed: {exc}")
-    # 4. digests
-    for d in days:
-        try:
-            res = build_digest(settings, store, d, llm=c, embedder=embedder)
-        except Exception as exc:
-            log.exception("digest of %s failed", d)
-            res = DigestResult(d.isoformat(), "failed", message=f"{d}: {exc}")
-        report.digests.append(res)
-        (log.info if res.ok else log.error)("%s", res.message)
-        echo(("" if res.ok else "error: ") + res.message)
-    report.calls = c.calls
-    if c._inner is not None:
-        report.notice = _notice(settings)
-        if report.notice:
-            echo("notice: " + report.notice)
-    if all(r.ok for r in report.digests):
-        kv_set(store, LAST_SUCCESS_KEY, day0.isoformat())
-    if demo:
-        _demo_help(settings, report, echo)
-    log.info("%s (%.1fs)", report.line(), time.monotonic() - t0)
-    echo(report.line())
-
-
-@contextmanager
-def _summary_bar(total: int, show: bool) -> Iterator[Callable[[], None]]:
-    """A 'summarizing n/N' bar on stderr (model calls are the slow part of a daily run)."""
-    if not show:
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("summarizing"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=False) as prog:
-        task = prog.add_task("summarizing", total=total)
-        yield lambda: prog.advance(task)
-
-
-def _llm(settings: Any) -> Any:
-    from kb.models.factory import get_llm
-
-    return get_llm(settings)
-
-
-def _notice(settings: Any) -> str | None:
-    try:
-        from kb.models.factory import llm_notice
-
-        return llm_notice(settings)
-    except Exception:  # the notice is a courtesy; never fail the run over it
-        return None
-
-
-def _demo_help(settings: Any, report: DailyReport, echo: Callable[[str], None]) -> None:
-    from digest.timer import kb_executable
-
-    exe = kb_executable()
-    env = f"KB_HOME={settings.home} "
-    paths = [str(d.path) for d in report.digests if d.path and d.status in ("written",
-                                                                             "unchanged")]
-    echo("")
-    echo("Demo results:")
-    for p in paths:
-        echo(f"  digest file:  {p}")
-    days = [d.day for d in report.digests if d.status in ("written", "unchanged")]
-    if days:
-        echo(f"  in the terminal:  {env}{exe} digest show {days[-1]}")
-    echo(f"  list digests:     {env}{exe} digest list")
-    echo(f"  browse it all:    {env}{exe} tui")

@@ -106,6 +106,11 @@ def get_digest(store: Store, day: str) -> StoredDigest | None:
     return _digest(row) if row else None
 
 
+def digest_days(store: Store) -> list[str]:
+    """The days with a stored digest, newest first (without reading the digests)."""
+    return [r[0] for r in store.conn.execute("SELECT day FROM digests ORDER BY day DESC")]
+
+
 def list_digests(store: Store, *, before: str | None = None, limit: int | None = None
                  ) -> list[StoredDigest]:
     sql, args = "SELECT * FROM digests", []

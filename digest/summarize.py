@@ -19,7 +19,6 @@ from typing import Any
 
 from digest import prompts
 from digest.grounding import grounding_problem
-from digest.llmtools import CountingLLM, counting
 from digest.repo import Summary, get_summary, save_summary
 from digest.text import (
     DATA_ECHO,
@@ -33,6 +32,7 @@ from digest.text import (
     tidy_sentence,
 )
 from kb.models.base import LLM, LLMError, Message, ModelUnavailable
+from kb.models.counting import CountingLLM, counting
 from kb.store.db import Store
 
 log = logging.getLogger("digest.summarize")

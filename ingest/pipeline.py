@@ -8,14 +8,13 @@ source (``kb sources list``) and counted in the report.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.fetch import Fetcher, FetchError, FetchResult
+from kb.fetch import Fetcher, FetchError, FetchResult
+from kb.progress import Counter, OnProgress
 from kb.store import sources as sources_repo
 from kb.store.posts import PostRecord, SaveResult, save_post
 
@@ -75,23 +74,6 @@ class _Outcome:
     error: str | None = None
 
 
-@contextlib.contextmanager
-def _progress(enabled: bool, description: str, total: int) -> Iterator[Callable[[str], None]]:
-    """A Rich progress bar on stderr; yields ``advance(label)``."""
-    if not enabled:
-        yield lambda _label: None
-        return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("[dim]{task.fields[label]}"), console=Console(stderr=True),
-                  transient=True) as bar:
-        task = bar.add_task(description, total=total, label="")
-        yield lambda label: bar.update(task, advance=1, label=escape(label[:60]))
-
-
 def fetch_source(src: Source, fetcher: Fetcher) -> _Outcome:
     """Fetch and parse one source (runs in a worker thread; never touches the store)."""
     from ingest.feeds import FeedError, parse_feed
@@ -135,9 +117,10 @@ def _save_all(store: Store, records: list[PostRecord], report: IngestReport, whe
     return counts
 
 
-def run_ingest(settings: Settings, store: Store, *, source: str | None = None,
-               progress: bool = True, fetcher: Fetcher | None = None) -> IngestReport:
-    """Fetch every source (or the one named ``source``) and store what changed."""
+def run_ingest(settings: Settings, store: Store, fetcher: Fetcher, *, source: str | None = None,
+               on_progress: OnProgress | None = None) -> IngestReport:
+    """Fetch every source (or the one named ``source``) and store what changed.  Fetching and
+    parsing run on ``ingest.concurrency`` threads; every write happens on this thread."""
     if source is not None:
         src = sources_repo.get_source(store, source)
         if src is None:
@@ -147,24 +130,15 @@ def run_ingest(settings: Settings, store: Store, *, source: str | None = None,
         sources_repo.ensure_default_sources(store)
         todo = sources_repo.list_sources(store)
     report = IngestReport(attempted=len(todo))
-    own = None
-    if fetcher is None:
-        from ingest.fetch import HttpFetcher
-
-        fetcher = own = HttpFetcher(settings.ingest)
-    try:
-        workers = max(1, min(settings.ingest.concurrency, len(todo) or 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kb-fetch") as pool, \
-                _progress(progress, "ingest", len(todo)) as advance:
-            futures: dict[Future[_Outcome], Source] = {
-                pool.submit(fetch_source, s, fetcher): s for s in todo}
-            for fut in as_completed(futures):
-                src = futures[fut]
-                _store_outcome(store, src, fut.result(), report)
-                advance(src.name)
-    finally:
-        if own is not None:
-            own.close()
+    step = Counter(on_progress, "ingest", len(todo), "sources")
+    workers = max(1, min(settings.ingest.concurrency, len(todo) or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kb-fetch") as pool:
+        futures: dict[Future[_Outcome], Source] = {
+            pool.submit(fetch_source, s, fetcher): s for s in todo}
+        for fut in as_completed(futures):
+            src = futures[fut]
+            _store_outcome(store, src, fut.result(), report)
+            step.advance(label=src.name)
     return report
 
 
@@ -193,7 +167,7 @@ def _store_outcome(store: Store, src: Source, out: _Outcome, report: IngestRepor
 
 
 def run_import(settings: Settings, store: Store, paths: list[Path | str], *,
-               progress: bool = True) -> IngestReport:
+               on_progress: OnProgress | None = None) -> IngestReport:
     """Import local archives (files or directories); see :mod:`ingest.archives`."""
     from ingest.archives import read_file, walk
 
@@ -210,19 +184,19 @@ def run_import(settings: Settings, store: Store, paths: list[Path | str], *,
         files += found
     report.attempted = len(files)
     records: list[tuple[str, PostRecord]] = []
-    with _progress(progress, "reading", len(files)) as advance:
-        for f in files:
-            res = read_file(f, max_bytes=settings.ingest.max_bytes)
-            report.notes += [(str(f), n) for n in res.notes]
-            if res.error:
-                report.fail(str(f), res.error)
-            records += [(str(f), r) for r in res.records]
-            advance(f.name)
+    step = Counter(on_progress, "reading", len(files), "files")
+    for f in files:
+        res = read_file(f, max_bytes=settings.ingest.max_bytes)
+        report.notes += [(str(f), n) for n in res.notes]
+        if res.error:
+            report.fail(str(f), res.error)
+        records += [(str(f), r) for r in res.records]
+        step.advance(label=f.name)
     merged = _merge_duplicates(records)
-    with _progress(progress, "storing", len(merged)) as advance:
-        for where, rec in merged:
-            _save_all(store, [rec], report, where, None, where)
-            advance(rec.title)
+    step = Counter(on_progress, "storing", len(merged), "posts")
+    for where, rec in merged:
+        _save_all(store, [rec], report, where, None, where)
+        step.advance(label=rec.title)
     return report
 
 

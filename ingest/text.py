@@ -23,7 +23,7 @@ def html_to_markdown(html: str, base_url: str | None = None) -> str:
     (never glued onto an already absolute URL)."""
     from markdownify import MarkdownConverter
 
-    class _Converter(MarkdownConverter):  # type: ignore[misc]
+    class _Converter(MarkdownConverter):
         def convert_a(self, el: Any, text: str, parent_tags: Any) -> str:
             href = el.get("href")
             if href:

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb.embed.base import Embedder
 from kb.ids import is_lw_id, lw_post_id
+from kb.index.vector import VectorIndex
+from kb.retrieval import search
 from kb.search_types import Mode
 from kb.store.db import Store
 from kb.store.posts import get_post
@@ -82,11 +85,9 @@ def metrics(ranked: list[str], relevant: set[str], k: int) -> tuple[float, float
     return recall, rr, dcg / idcg
 
 
-def evaluate(settings: Any, store: Store, questions: list[Question], *, k: int = 5,
-             modes: tuple[Mode, ...] = MODES) -> dict[str, Any]:
+def evaluate(store: Store, embedder: Embedder, index: VectorIndex, questions: list[Question],
+             *, k: int = 5, modes: tuple[Mode, ...] = MODES) -> dict[str, Any]:
     """``{"hybrid": {"recall@k": x, "mrr": y, "ndcg@k": z}, ..., "questions": n}``."""
-    from kb.retrieval import search
-
     for q in questions:
         q.post_ids, q.unresolved = set(), []
         for ref in q.relevant:
@@ -100,7 +101,8 @@ def evaluate(settings: Any, store: Store, questions: list[Question], *, k: int =
     for mode in modes:
         sums = [0.0, 0.0, 0.0]
         for q in questions:
-            ranked = [h.post_id for h in search(settings, store, q.question, k=depth, mode=mode)]
+            ranked = [h.post_id for h in search(store, embedder, index, q.question, k=depth,
+                                                mode=mode)]
             # unresolved items are relevant posts the archive lacks: they count as misses
             relevant = q.post_ids | {f"?{r}" for r in q.unresolved}
             for i, v in enumerate(metrics(ranked, relevant, k)):

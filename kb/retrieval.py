@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from kb.embed.base import Embedder
+from kb.index.vector import VectorIndex, Where
 from kb.search_types import Filters, Mode, SearchHit
 from kb.store.db import Store
 
@@ -113,14 +115,14 @@ def _allowed_posts(store: Store, filters: Filters | None) -> set[str] | None:
 class _VectorPlan:
     """What a vector query needs from SQLite, worked out before it runs (so the query itself
     can run beside the keyword search without touching the store)."""
-    where: dict[str, Any]
+    where: Where
     fetch: int
     allowed: set[str] | None
 
 
 def _vector_plan(store: Store, n: int, filters: Filters | None) -> _VectorPlan | None:
     """None when the filters leave no post to search."""
-    where: dict[str, Any] = {}
+    where: Where = {}
     if filters and filters.since:
         where.setdefault("published_ts", {})["gte"] = _ts(_day(filters.since, "since"))
     if filters and filters.until:
@@ -139,13 +141,8 @@ def _vector_plan(store: Store, n: int, filters: Filters | None) -> _VectorPlan |
     return _VectorPlan(where, fetch, allowed)
 
 
-def _vector_query(settings: Any, query: str, n: int, plan: _VectorPlan) -> list[Candidate]:
-    from kb.embed.factory import get_embedder, use_with_llama_index
-    from kb.index.vector import open_index
-
-    embedder = get_embedder(settings)
-    use_with_llama_index(embedder)  # llama-index never falls back to its OpenAI defaults
-    index = open_index(settings, embedder.model_id, embedder.dim)
+def _vector_query(embedder: Embedder, index: VectorIndex, query: str, n: int,
+                  plan: _VectorPlan) -> list[Candidate]:
     hits = index.query(embedder.embed_query(query), plan.fetch, plan.where or None)
     out = [Candidate(h.chunk_id, h.chunk_id.rsplit(":", 2)[0], h.score) for h in hits]
     if plan.allowed is not None:
@@ -153,10 +150,10 @@ def _vector_query(settings: Any, query: str, n: int, plan: _VectorPlan) -> list[
     return out[:n]
 
 
-def vector_candidates(settings: Any, store: Store, query: str, n: int,
+def vector_candidates(store: Store, embedder: Embedder, index: VectorIndex, query: str, n: int,
                       filters: Filters | None = None) -> list[Candidate]:
     plan = _vector_plan(store, n, filters)
-    return [] if plan is None else _vector_query(settings, query, n, plan)
+    return [] if plan is None else _vector_query(embedder, index, query, n, plan)
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -236,9 +233,12 @@ def _hits(store: Store, ranked: list[tuple[str, float, str]]) -> list[SearchHit]
     return out
 
 
-def search(settings: Any, store: Store, query: str, *, k: int = 10, mode: Mode = "hybrid",
-           filters: Filters | None = None) -> list[SearchHit]:
-    """The ``k`` best posts for ``query``, each with its best passage."""
+def search(store: Store, embedder: Embedder | None, index: VectorIndex | None, query: str, *,
+           k: int = 10, mode: Mode = "hybrid", filters: Filters | None = None
+           ) -> list[SearchHit]:
+    """The ``k`` best posts for ``query``, each with its best passage.
+
+    ``embedder`` and ``index`` may be None for a keyword search (nothing is loaded then)."""
     if mode not in ("hybrid", "vector", "keyword"):
         raise SearchError(f"unknown search mode {mode!r} (hybrid, vector or keyword)")
     if not query.strip() or k <= 0:
@@ -247,13 +247,17 @@ def search(settings: Any, store: Store, query: str, *, k: int = 10, mode: Mode =
     lists: dict[str, list[Candidate]] = {}
     if mode == "keyword":
         lists["keyword"] = keyword_candidates(store, query, n, filters)
-    elif mode == "vector":
-        lists["vector"] = vector_candidates(settings, store, query, n, filters)
-    else:  # both at once: the vector query on the search thread, FTS5 here
-        plan = _vector_plan(store, n, filters)
-        pending = None if plan is None else _background(_vector_query, settings, query, n, plan)
-        lists["keyword"] = keyword_candidates(store, query, n, filters)
-        lists["vector"] = [] if pending is None else pending.result()
+    else:
+        if embedder is None or index is None:
+            raise SearchError(f"a {mode} search needs the embedder and the vector index")
+        if mode == "vector":
+            lists["vector"] = vector_candidates(store, embedder, index, query, n, filters)
+        else:  # both at once: the vector query on the search thread, FTS5 here
+            plan = _vector_plan(store, n, filters)
+            pending = None if plan is None else _background(_vector_query, embedder, index,
+                                                            query, n, plan)
+            lists["keyword"] = keyword_candidates(store, query, n, filters)
+            lists["vector"] = [] if pending is None else pending.result()
     ranked = fuse(lists) if mode == "hybrid" else _group(lists[mode])
     # over-select: a post the index knows but SQLite dropped is skipped by _hits
     return _hits(store, ranked[:k + 5])[:k]

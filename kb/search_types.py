@@ -1,4 +1,4 @@
-"""Types shared by retrieval (issue #3), ask (#6), the digest (#5) and the TUI (#7)."""
+"""Types shared by retrieval, ask, the digest and the TUI: search filters and hits."""
 
 from __future__ import annotations
 

@@ -13,8 +13,11 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 @pytest.fixture(autouse=True)
 def kb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """KB_HOME and the user's config directory in the test's temp dir; no KB_* or OLLAMA_HOST
+    from the environment leaks in."""
     home = tmp_path / "kb-home"
     monkeypatch.setenv("KB_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     for name in list(os.environ):
         if name.startswith("KB_") and name not in ("KB_HOME", "KB_TEST_CORPUS"):
             monkeypatch.delenv(name, raising=False)
@@ -49,7 +52,7 @@ def store(settings):
     s.close()
 
 
-# --- the Ollama-protocol test server (issue #4): real SmolLM2 behind Ollama's HTTP API ------
+# --- the Ollama-protocol test server: real SmolLM2 behind Ollama's HTTP API -----------------
 @pytest.fixture(scope="session")
 def ollama_server():
     """A session-wide Ollama stand-in (tests/ollama_server.py); ``.url`` is its base URL.
@@ -79,3 +82,13 @@ def make_ollama_server():
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def fetcher(settings):
+    """The real HTTP (and file://) fetcher of the test's settings."""
+    from kb.fetch import HttpFetcher
+
+    f = HttpFetcher(settings.ingest)
+    yield f
+    f.close()

@@ -41,18 +41,17 @@ def long_text(paragraphs: int = 40) -> str:
 
 
 def fake_archive(*, index: bool = True):  # type: ignore[no-untyped-def]
-    """Settings and an open store under $KB_HOME holding POSTS (indexed unless told not to).
-    The caller sets KB_EMBED_BACKEND=fake first."""
+    """A runtime on $KB_HOME whose store holds POSTS (indexed unless told not to): the real
+    SQLite file and Chroma directory, with the embedder the environment selects (the caller
+    sets KB_EMBED_BACKEND=fake first).  Close it when done."""
     from kb.index.indexer import run_index
-    from kb.settings import ensure_home, load_settings
-    from kb.store import Store
+    from kb.runtime import Runtime
+    from kb.settings import load_settings
     from kb.store.posts import save_post
 
-    s = load_settings()
-    ensure_home(s)
-    st = Store(s.db_path)
+    rt = Runtime(load_settings())
     for p in POSTS:
-        save_post(st, p)
+        save_post(rt.store, p)
     if index:
-        run_index(s, st, progress=False)
-    return s, st
+        run_index(rt.store, rt.embedder, rt.index)
+    return rt

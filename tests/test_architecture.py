@@ -23,12 +23,15 @@ APPS = ("ingest", "digest", "tui")
 def _imports(path: Path, *, top_level_only: bool) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     nodes = tree.body if top_level_only else list(ast.walk(tree))
-    if top_level_only:  # include imports under module-level if/try blocks (not functions)
-        stack, nodes = list(tree.body), []
+    if top_level_only:  # include imports under module-level if/try blocks (not functions),
+        stack, nodes = list(tree.body), []  # but not `if TYPE_CHECKING:` (never run)
         while stack:
             n = stack.pop()
             nodes.append(n)
-            if isinstance(n, ast.If | ast.Try | ast.With):
+            if isinstance(n, ast.If) and ast.unparse(n.test) in ("TYPE_CHECKING",
+                                                                 "typing.TYPE_CHECKING"):
+                stack.extend(n.orelse)
+            elif isinstance(n, ast.If | ast.Try | ast.With):
                 stack.extend(ast.iter_child_nodes(n))
     out = []
     for n in nodes:
@@ -85,3 +88,43 @@ def test_cli_start_imports_nothing_heavy():
                          cwd=REPO, timeout=120)
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert not loaded & {*HEAVY, *APPS, "textual", "feedparser", "httpx", "numpy"}, loaded
+
+
+# the functions that build a backend, and the only modules allowed to call them
+FACTORIES = {
+    "build_embedder": {"kb/runtime.py"},
+    "build_llm": {"kb/runtime.py"},
+    "fallback_expected": {"kb/runtime.py"},
+    "open_chroma": {"kb/runtime.py"},
+    "drop_chroma": {"kb/runtime.py"},
+    "HttpFetcher": {"kb/runtime.py"},
+    "load_onnx_embedder": {"kb/embed/factory.py"},
+    "load_ollama_embedder": {"kb/embed/factory.py"},
+    "load_llamacpp_llm": {"kb/models/factory.py"},
+    "chroma_client": {"kb/index/chroma.py"},
+}
+
+
+def test_backends_are_built_by_the_runtime_only():
+    """Backends are built once, by the runtime the faces create, and passed down: nothing in
+    kb, ingest, digest or tui calls a backend factory itself."""
+    bad = []
+    for pkg in ("kb", "ingest", "digest", "tui"):
+        for f in _files(pkg):
+            rel = str(f.relative_to(REPO))
+            for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call):
+                    fn = node.func
+                    name = fn.id if isinstance(fn, ast.Name) else (
+                        fn.attr if isinstance(fn, ast.Attribute) else "")
+                    if name in FACTORIES and rel not in FACTORIES[name]:
+                        bad.append(f"{rel}:{node.lineno} calls {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_settings_are_typed_everywhere():
+    bad = [f"{f.relative_to(REPO)}:{i}" for pkg in ("kb", "ingest", "digest", "tui")
+           for f in _files(pkg)
+           for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
+           if "settings: Any" in line or "settings: object" in line]
+    assert not bad, "\n".join(bad)

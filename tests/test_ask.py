@@ -16,6 +16,7 @@ from digest.ask_prompts import REFUSAL, SYSTEM
 from digest.conversations import last_exchange
 from digest.support import terms
 from kb.embed.fake import FakeEmbedder
+from kb.index.fake import FakeIndex
 from kb.models.base import Message
 from kb.models.fake import FakeLLM
 from kb.search_types import Filters, SearchHit
@@ -60,14 +61,19 @@ class Retriever:
         self.result = result
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, settings: Any, store: Any, query: str, **kw: Any) -> list[SearchHit]:
+    def __call__(self, store: Any, embedder: Any, index: Any, query: str,
+                 **kw: Any) -> list[SearchHit]:
         self.calls.append({"query": query, **kw})
         return list(self.result)
 
 
+def ask_with(store, llm, question, search, **kw):
+    """ask() over a scripted retriever, the word embedder and an (unused) empty index."""
+    return ask(store, llm, WordEmbedder(), FakeIndex("fake", 512), question, search=search, **kw)
+
+
 def run(settings, store, llm, question="What is reward hacking in RL agents?", n=4, **kw):
-    return ask(settings, store, question, llm=llm, search=Retriever(hits(n)),
-               embedder=WordEmbedder(), **kw)
+    return ask_with(store, llm, question, Retriever(hits(n)), **kw)
 
 
 def test_valid_citations_are_supported_and_sources_carry_the_location(settings, store):
@@ -145,7 +151,7 @@ def test_unrelated_question_abstains_before_calling_the_model(settings, store):
 
 def test_no_hits_abstains(settings, store):
     llm = FakeLLM(["x [1]"])
-    a = ask(settings, store, "anything", llm=llm, search=Retriever([]), embedder=WordEmbedder())
+    a = ask_with(store, llm, "anything", Retriever([]))
     assert a.abstained and a.retrieved == [] and llm.calls == []
 
 
@@ -168,8 +174,7 @@ def test_json_shape_is_exactly_the_contract(settings, store):
 def test_filters_and_k_reach_the_retriever(settings, store):
     r = Retriever(hits())
     f = Filters(since="2024-01-01", author="Author")
-    ask(settings, store, "What is reward hacking?", llm=FakeLLM(["Reward hacking [1]."]),
-        search=r, embedder=WordEmbedder(), filters=f, k=3)
+    ask_with(store, FakeLLM(["Reward hacking [1]."]), "What is reward hacking?", r, filters=f, k=3)
     assert r.calls[0]["filters"] is f and r.calls[0]["k"] == 3
     assert r.calls[0]["mode"] == "hybrid"
 
@@ -186,9 +191,7 @@ def test_injected_instructions_in_a_passage_do_not_change_the_prompt_or_the_chec
         return "ok"
 
     llm = FakeLLM(obedient)
-    a = ask(settings, store, "What is reward hacking in RL agents?", llm=llm,
-            search=Retriever(evil),
-            embedder=WordEmbedder())
+    a = ask_with(store, llm, "What is reward hacking in RL agents?", Retriever(evil))
     msgs = llm.calls[0]["messages"]
     assert msgs[0].content == SYSTEM  # the instructions are ours, unchanged
     user = msgs[1].content
@@ -215,14 +218,14 @@ def test_lowest_ranked_sources_are_dropped_to_fit_the_context(settings, store):
 def test_context_too_small_for_any_source_is_a_clear_error(settings, store):
     llm = FakeLLM(["x"], context_window=ask_mod.ANSWER_MAX_TOKENS + 50)
     with pytest.raises(AskError, match="context window"):
-        prepare(settings, store, "What is reward hacking?", llm=llm, search=Retriever(hits()),
-                embedder=WordEmbedder())
+        prepare(store, llm, WordEmbedder(), FakeIndex("fake", 512), "What is reward hacking?",
+                search=Retriever(hits()))
 
 
 def test_prepare_then_generate_matches_ask(settings, store):
     llm = FakeLLM(["Reward hacking exploits the reward function [1]."])
-    prep = prepare(settings, store, "What is reward hacking?", llm=llm,
-                   search=Retriever(hits()), embedder=WordEmbedder())
+    prep = prepare(store, llm, WordEmbedder(), FakeIndex("fake", 512), "What is reward hacking?",
+                   search=Retriever(hits()))
     assert llm.calls == [] and len(prep.sources) == 4 and prep.messages
     a = generate(prep, llm)
     assert [c.n for c in a.citations] == [1] and len(llm.calls) == 1
@@ -239,8 +242,7 @@ def test_exchange_is_stored_and_continue_rewrites_the_followup(settings, store):
         return "Agents exploit a flaw in the reward function [1]."
 
     r = Retriever(hits())
-    second = ask(settings, store, "how do they do it?", llm=FakeLLM(scripted), search=r,
-                 embedder=WordEmbedder(), continue_=True)
+    second = ask_with(store, FakeLLM(scripted), "how do they do it?", r, continue_=True)
     assert second.standalone_question == "How do RL agents exploit reward functions?"
     assert r.calls[0]["query"] == "How do RL agents exploit reward functions?"
     ex = last_exchange(store)
@@ -249,9 +251,8 @@ def test_exchange_is_stored_and_continue_rewrites_the_followup(settings, store):
 
 def test_continue_without_history_answers_the_question_as_is(settings, store):
     r = Retriever(hits())
-    a = ask(settings, store, "What is reward hacking?", continue_=True, search=r,
-            llm=FakeLLM(["Reward hacking exploits the reward function [1]."]),
-            embedder=WordEmbedder())
+    a = ask_with(store, FakeLLM(["Reward hacking exploits the reward function [1]."]),
+                 "What is reward hacking?", r, continue_=True)
     assert a.standalone_question == "What is reward hacking?" and not a.abstained
 
 

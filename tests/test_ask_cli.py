@@ -19,13 +19,12 @@ Q = "What is reward hacking in RL agents?"
 def wired(monkeypatch):
     """Point `kb ask` at a scripted retriever, the word embedder and a given reply."""
     retriever = Retriever(hits())
-    monkeypatch.setattr(ask_mod, "default_search", lambda: retriever)
-    monkeypatch.setattr("kb.embed.factory.get_embedder", lambda settings: WordEmbedder())
+    monkeypatch.setattr(ask_mod, "hybrid_search", retriever)
+    monkeypatch.setattr("kb.embed.factory.build_embedder", lambda settings: WordEmbedder())
 
     def with_reply(*replies: str) -> Retriever:
         llm = FakeLLM(list(replies))
-        monkeypatch.setattr("kb.models.factory.get_llm", lambda settings: llm)
-        monkeypatch.setattr("kb.models.factory.llm_notice", lambda settings: None)
+        monkeypatch.setattr("kb.models.factory.build_llm", lambda settings: (llm, None))
         return retriever
 
     return with_reply
@@ -76,7 +75,9 @@ def test_abstention_lists_the_nearest_posts(wired):
 
 def test_fallback_notice_goes_to_stderr_and_model_errors_are_one_clear_line(wired, monkeypatch):
     wired("Reward hacking exploits a flaw in the reward function [1].")
-    monkeypatch.setattr("kb.models.factory.llm_notice", lambda s: "quality is limited (test)")
+    monkeypatch.setattr("kb.models.factory.build_llm",
+                        lambda s: (FakeLLM(["Reward hacking exploits a flaw in the reward "
+                                            "function [1]."]), "quality is limited (test)"))
     r = CliRunner().invoke(cli, ["ask", Q, "--no-stream"])
     assert r.exit_code == 0 and "quality is limited (test)" in r.output
 
@@ -85,15 +86,14 @@ def test_fallback_notice_goes_to_stderr_and_model_errors_are_one_clear_line(wire
     def down(settings):
         raise ModelUnavailable("Ollama is not running at http://127.0.0.1:1; start it")
 
-    monkeypatch.setattr("kb.models.factory.get_llm", down)
+    monkeypatch.setattr("kb.models.factory.build_llm", down)
     r = CliRunner().invoke(cli, ["ask", Q])
     assert r.exit_code == 1 and "Ollama is not running" in r.output
 
 
 def test_empty_archive_abstains_plainly(monkeypatch):
-    monkeypatch.setattr("kb.models.factory.get_llm", lambda s: FakeLLM(["x [1]"]))
-    monkeypatch.setattr("kb.models.factory.llm_notice", lambda s: None)
-    monkeypatch.setattr("kb.embed.factory.get_embedder", lambda settings: WordEmbedder())
+    monkeypatch.setattr("kb.models.factory.build_llm", lambda s: (FakeLLM(["x [1]"]), None))
+    monkeypatch.setattr("kb.embed.factory.build_embedder", lambda settings: WordEmbedder())
     r = CliRunner().invoke(cli, ["ask", Q, "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)

@@ -58,21 +58,19 @@ def corpus_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path, ollama_server: Any):
-    """(settings, store, post ids): ~24 truncated corpus posts, indexed for real."""
+    """(runtime, post ids): ~24 truncated corpus posts, indexed for real."""
     from kb.index.indexer import run_index
-    from kb.settings import ensure_home, load_settings
-    from kb.store.db import Store
+    from kb.runtime import Runtime
+    from kb.settings import load_settings
 
     home = tmp_path_factory.mktemp("ask-e2e")
-    settings = load_settings(env={"KB_HOME": str(home), "KB_LLM_BACKEND": "ollama",
-                                  "KB_OLLAMA_HOST": ollama_server.url})
-    ensure_home(settings)
-    store = Store(settings.db_path)
-    ids = _import_posts(store, corpus_dir)
-    report = run_index(settings, store, progress=False)
-    assert report.to_json()  # indexed something
-    yield settings, store, ids
-    store.close()
+    rt = Runtime(load_settings(env={"KB_HOME": str(home), "KB_LLM_BACKEND": "ollama",
+                                    "KB_OLLAMA_HOST": ollama_server.url}))
+    ids = _import_posts(rt.store, corpus_dir)
+    report = run_index(rt.store, rt.embedder, rt.index)
+    assert report.chunks_embedded > 0
+    yield rt, ids
+    rt.close()
 
 
 def _check_structure(answer: Any, pieces: list[str], post_ids: list[str]) -> None:
@@ -100,9 +98,9 @@ def test_answer_streams_and_its_citations_map_to_the_sources(archive):
     from digest.ask import ask
     from digest.citations import find_markers
 
-    settings, store, ids = archive
+    rt, ids = archive
     pieces: list[str] = []
-    answer = ask(settings, store, QUESTION, k=4, on_token=pieces.append)
+    answer = ask(rt.store, rt.llm, rt.embedder, rt.index, QUESTION, k=4, on_token=pieces.append)
     assert answer.abstain_reason == "" or "model" in answer.abstain_reason  # retrieval found it
     _check_structure(answer, pieces, ids)
     assert set(find_markers(answer.answer)) <= {c.n for c in answer.citations}
@@ -111,7 +109,8 @@ def test_answer_streams_and_its_citations_map_to_the_sources(archive):
 def test_cli_json_end_to_end(archive, monkeypatch: pytest.MonkeyPatch):
     from kb.cli import cli
 
-    settings, _, ids = archive
+    rt, ids = archive
+    settings = rt.settings
     monkeypatch.setenv("KB_LLM_BACKEND", "ollama")
     monkeypatch.setenv("KB_OLLAMA_HOST", settings.ollama.host)
     r = CliRunner().invoke(cli, ["--home", str(settings.home), "ask", QUESTION, "--k", "3",
@@ -125,9 +124,10 @@ def test_cli_json_end_to_end(archive, monkeypatch: pytest.MonkeyPatch):
 def test_question_the_archive_cannot_answer_abstains(archive):
     from digest.ask import ask
 
-    settings, store, _ = archive
+    rt, _ = archive
     pieces: list[str] = []
-    answer = ask(settings, store, OFF_TOPIC, k=4, on_token=pieces.append)
+    answer = ask(rt.store, rt.llm, rt.embedder, rt.index, OFF_TOPIC, k=4,
+                 on_token=pieces.append)
     assert answer.abstained and answer.citations == []
     assert "close enough" in answer.abstain_reason and pieces == []  # the model was not asked
     assert answer.nearest  # the nearest posts are listed instead
@@ -146,16 +146,16 @@ def test_instructions_inside_a_post_do_not_change_structure_or_checks(archive):
     from digest.ask import ask
     from digest.ask_prompts import SYSTEM
     from kb.index.indexer import run_index
-    from kb.models.factory import get_llm
     from kb.store.posts import PostRecord, save_post
 
-    settings, store, ids = archive
+    rt, ids = archive
+    store = rt.store
     pid, _ = save_post(store, PostRecord(
         title="Notes on insider-threat evaluations of LLM agents", text=INJECTION,
         urls=["https://example.org/notes/insider-threat-evals"], authors=["Test Author"],
         published="2025-06-01T00:00:00Z", origin="test-import"))
-    run_index(settings, store, progress=False)
-    llm = get_llm(settings)
+    run_index(store, rt.embedder, rt.index)
+    llm = rt.llm
     sent: list[Any] = []
     real_stream = llm.stream
 
@@ -166,8 +166,9 @@ def test_instructions_inside_a_post_do_not_change_structure_or_checks(archive):
     llm.stream = spy  # type: ignore[method-assign]
     try:
         pieces: list[str] = []
-        answer = ask(settings, store, "How are LLM agents evaluated as insider threats?", k=4,
-                     llm=llm, on_token=pieces.append)
+        answer = ask(store, llm, rt.embedder, rt.index,
+                     "How are LLM agents evaluated as insider threats?", k=4,
+                     on_token=pieces.append)
     finally:
         del llm.stream
     assert pid in [h.post_id for h in answer.retrieved]

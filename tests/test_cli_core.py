@@ -33,6 +33,9 @@ def test_config_show_names_origins(monkeypatch):
     data = json.loads(kb("config", "show", "--json").stdout)
     assert data["llm.backend"] == {"value": "embedded", "origin": "env KB_LLM_BACKEND"}
     assert data["digest.timezone"]["origin"] == "default"
+    monkeypatch.setenv("OLLAMA_HOST", "0.0.0.0")
+    data = json.loads(kb("config", "show", "--json").stdout)
+    assert data["ollama.host"] == {"value": "http://0.0.0.0:11434", "origin": "env OLLAMA_HOST"}
 
 
 def test_bad_setting_is_a_clear_error(monkeypatch):

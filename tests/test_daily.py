@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from digest_fakes import add_post, fake_llm, pid
 
 from digest.daily import LAST_SUCCESS_KEY, days_to_build
-from digest.repo import get_digest, kv_set, save_digest
+from digest.repo import get_digest, kv_get, kv_set, save_digest
 from kb.models.base import ModelUnavailable
 from kb.models.fake import FakeLLM
 
@@ -35,7 +35,7 @@ def run_kb(store, monkeypatch):
     from kb.cli import cli
 
     def run(*args: str, llm=None):
-        monkeypatch.setattr("kb.models.factory.get_llm", lambda s: llm or fake_llm())
+        monkeypatch.setattr("kb.models.factory.build_llm", lambda s: (llm or fake_llm(), None))
         return CliRunner().invoke(cli, list(args))
 
     return run
@@ -138,7 +138,7 @@ def test_second_concurrent_run_exits_75_at_once_naming_the_pid(settings):
         holder.wait(timeout=10)
 
 
-def test_print_timer_cron_and_systemd(settings, run_kb):
+def test_print_timer_cron_and_systemd(settings, store, run_kb):
     r = run_kb("daily", "--print-timer", "cron")
     assert r.exit_code == 0
     line = [x for x in r.output.splitlines() if not x.startswith("#")][0]
@@ -151,7 +151,9 @@ def test_print_timer_cron_and_systemd(settings, run_kb):
                  f"ExecStart={exe} daily", "[Timer]", "OnCalendar=*-*-* 07:15:00",
                  "Persistent=true", "systemctl --user enable --now kb-daily.timer"):
         assert part in out, part
-    assert not settings.db_path.exists() or get_digest is not None  # printing runs nothing
+    # printing runs nothing: no run log, no lock taken, no last-success mark
+    assert not list(settings.logs_dir.glob("daily-*.log")) and not settings.lock_path.exists()
+    assert kv_get(store, LAST_SUCCESS_KEY) is None
 
 
 @pytest.mark.model
@@ -180,22 +182,71 @@ def test_make_demo_offline_as_a_subprocess(tmp_path):
     assert "kb daily:" in proc.stdout.splitlines()[-1] or "kb daily:" in proc.stdout
 
 
-def test_daily_shows_a_summarizing_bar_unless_told_not_to(store, settings, capsys):
-    """Model calls are the slow part of a daily run: it shows 'summarizing n/N' on stderr
-    (and nothing of the sort with --no-progress, for cron)."""
-    from digest.daily import run_daily
+def test_daily_reports_summarizing_progress_and_the_cli_draws_it(store, settings, run_kb):
+    """Model calls are the slow part of a daily run: run_daily reports 'summarizing n/N'
+    through on_progress, and `kb daily` draws it on stderr (not with --no-progress)."""
+    from digest.jobs import run_daily
+    from kb.progress import Progress
+    from kb.runtime import Runtime
 
     settings.embed.backend = "fake"
     no_default_sources(store)
     for i in range(1, 4):
         add_post(store, pid(i), f"Interpretability note {i}", f"2025-03-20T1{i}:00:00Z")
-    lines: list[str] = []
-    assert run_daily(settings, progress=True, echo=lines.append, store=store, llm=fake_llm(),
+    events: list[Progress] = []
+    rt = Runtime(settings, store=store, llm=fake_llm())
+    assert run_daily(rt, echo=lambda _line: None, on_progress=events.append,
                      now=date(2025, 3, 20)) == 0
-    err = capsys.readouterr().err
-    assert "summarizing" in err and "3/3" in err
+    summ = [e for e in events if e.task == "summarizing"]
+    assert summ[0] == Progress("summarizing", 0, 3, "posts")
+    assert [e.done for e in summ] == [0, 1, 2, 3] and summ[-1].total == 3
+
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for i in range(4, 6):
-        add_post(store, pid(i), f"Interpretability note {i}", f"2025-03-20T1{i}:00:00Z")
-    assert run_daily(settings, progress=False, echo=lines.append, store=store, llm=fake_llm(),
-                     now=date(2025, 3, 20)) == 0
-    assert "summarizing" not in capsys.readouterr().err
+        add_post(store, pid(i), f"Interpretability note {i}", today)
+    r = run_kb("daily")
+    assert r.exit_code == 0, r.output
+    assert "summarizing" in r.stderr and "2/2" in r.stderr
+    add_post(store, pid(6), "Interpretability note 6", today)
+    r = run_kb("daily", "--no-progress")
+    assert r.exit_code == 0 and "summarizing" not in r.stderr
+
+
+def test_quiet_daily_prints_nothing_on_success_and_the_problems_on_failure(store, run_kb,
+                                                                          tmp_path):
+    """`kb daily --quiet` is what the cron line runs: cron mails any output, so a good run
+    prints nothing and a failing one prints what went wrong and the summary line."""
+    no_default_sources(store)
+    r = run_kb("daily", "--quiet")
+    assert r.exit_code == 0 and r.output == "" and r.stderr == ""
+    from kb.store.sources import add_source
+
+    add_source(store, str(tmp_path / "missing-feed.xml"), name="broken-local")
+    r = run_kb("daily", "--quiet")
+    assert r.exit_code == 3 and r.stdout == ""
+    assert "warning: source broken-local" in r.stderr and "kb daily:" in r.stderr
+
+
+def test_old_daily_logs_are_pruned(store, settings, run_kb):
+    """logs/daily-*.log older than daily.keep_logs_days go; other files and new logs stay."""
+    no_default_sources(store)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    old = settings.logs_dir / "daily-20240101-070000-123.log"
+    recent = settings.logs_dir / "daily-20990101-070000-456.log"
+    mine = settings.logs_dir / "notes.txt"
+    for f in (old, recent, mine):
+        f.write_text("x")
+    forty_days_ago = time.time() - 40 * 86400
+    os.utime(old, (forty_days_ago, forty_days_ago))
+    assert run_kb("daily", "--no-progress").exit_code == 0
+    assert not old.exists() and recent.exists() and mine.exists()
+    assert len(list(settings.logs_dir.glob("daily-*.log"))) == 2  # recent + this run's
+    os.utime(recent, (forty_days_ago, forty_days_ago))
+    os.environ["KB_DAILY_KEEP_LOGS_DAYS"] = "0"  # 0 keeps everything
+    try:
+        assert run_kb("daily", "--no-progress").exit_code == 0
+    finally:
+        del os.environ["KB_DAILY_KEEP_LOGS_DAYS"]
+    assert recent.exists()

@@ -50,7 +50,7 @@ def links(md: str) -> list[str]:
 def test_digest_structure_and_truth(settings, store, caplog):
     seed_day(store)
     caplog.set_level(logging.WARNING, logger="digest")
-    res = build_digest(settings, store, D, llm=fake_llm(), embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(), FakeEmbedder(), D)
     assert res.status == "written", res.message
     md = res.path.read_text(encoding="utf-8")
     lines = md.split("\n")
@@ -98,7 +98,7 @@ def test_key_posts_are_rendered_from_the_store_not_the_model(settings, store):
                                        "Another claim with no marker at all here."],
                            "implications": "Implications cite nothing."})
 
-    res = build_digest(settings, store, D, llm=fake_llm(theme=theme), embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(theme=theme), FakeEmbedder(), D)
     assert res.status == "written"
     md = res.markdown
     assert "evil.example" not in md and "](https://evil" not in md
@@ -124,7 +124,7 @@ def test_theme_prose_naming_what_no_member_mentions_is_dropped(settings, store):
                                        f"The Zurich Safety Institute (ZSI) endorsed them [{nums[0]}]."],
                            "implications": "Quantum Ethics Board rulings follow from this."})
 
-    res = build_digest(settings, store, D, llm=fake_llm(theme=theme), embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(theme=theme), FakeEmbedder(), D)
     assert res.status == "written" and res.data["themes"]
     for t in res.data["themes"]:
         assert t["name"] == "Shared methods across the day's posts"
@@ -137,7 +137,7 @@ def test_connections_sentences_naming_what_no_theme_mentions_are_dropped(setting
     seed_day(store)
     text = ("The themes connect through shared worries about these posts [1]. The Vienna "
             "Accord of 2031 settles the matter [2].")
-    res = build_digest(settings, store, D, llm=fake_llm(connections=text), embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(connections=text), FakeEmbedder(), D)
     assert res.data["connections"].startswith("The themes connect through shared worries")
     assert "Vienna" not in res.markdown and "2031" not in res.markdown
 
@@ -146,7 +146,7 @@ def test_theme_without_any_citation_gets_its_members_markers(settings, store):
     seed_day(store)
     theme = lambda nums: json.dumps({"name": "Uncited theme", "summary": [  # noqa: E731
         "A sentence with no markers at all in it."], "implications": "No markers here either."})
-    res = build_digest(settings, store, D, llm=fake_llm(theme=theme), embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(theme=theme), FakeEmbedder(), D)
     for t in res.data["themes"]:
         assert t["summary"][-1].endswith(f"[{', '.join(map(str, t['numbers']))}]")
         assert t["method"].endswith("+cited")
@@ -154,8 +154,8 @@ def test_theme_without_any_citation_gets_its_members_markers(settings, store):
 
 def test_broken_theme_output_falls_back_to_grounded_text(settings, store):
     seed_day(store)
-    res = build_digest(settings, store, D, llm=fake_llm(theme=lambda nums: "{broken"),
-                       embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(theme=lambda nums: "{broken"), FakeEmbedder(),
+                       D)
     assert res.status == "written"
     for t in res.data["themes"]:
         assert t["method"].startswith("fallback")
@@ -164,39 +164,38 @@ def test_broken_theme_output_falls_back_to_grounded_text(settings, store):
 
 def test_rerun_makes_no_model_call_and_writes_the_same_file(settings, store):
     seed_day(store)
-    first = build_digest(settings, store, D, llm=fake_llm(), embedder=FakeEmbedder())
+    first = build_digest(settings, store, fake_llm(), FakeEmbedder(), D)
     data = first.path.read_bytes()
     llm, emb = fake_llm(), FakeEmbedder()
-    again = build_digest(settings, store, D, llm=llm, embedder=emb)
+    again = build_digest(settings, store, llm, emb, D)
     assert again.status == "unchanged" and llm.calls == [] and emb.calls == 0
     assert first.path.read_bytes() == data
     first.path.unlink()  # a lost file is rewritten from the store, still without a model
-    build_digest(settings, store, D, llm=llm, embedder=emb)
+    build_digest(settings, store, llm, emb, D)
     assert first.path.read_bytes() == data and llm.calls == []
     # even a forced rebuild reuses the cached theme texts and embeddings
     store.conn.execute("DELETE FROM digests")
-    rebuilt = build_digest(settings, store, D, llm=llm, embedder=emb)
+    rebuilt = build_digest(settings, store, llm, emb, D)
     assert rebuilt.status == "written" and llm.calls == [] and emb.calls == 0
     assert first.path.read_bytes() == data
 
 
 def test_an_edited_post_changes_the_digest(settings, store):
     seed_day(store)
-    build_digest(settings, store, D, llm=fake_llm(), embedder=FakeEmbedder())
+    build_digest(settings, store, fake_llm(), FakeEmbedder(), D)
     add_post(store, pid(2), "Reward hacking in robot simulators", "2025-03-20T10:00:00Z",
              text="A rewritten version of the robot post with new results. " * 5)
     llm = fake_llm()
-    res = build_digest(settings, store, D, llm=llm, embedder=FakeEmbedder())
+    res = build_digest(settings, store, llm, FakeEmbedder(), D)
     assert res.status == "written" and llm.calls  # the new version was summarized
 
 
 def test_pending_posts_are_listed_and_the_day_is_rebuilt_later(settings, store):
     seed_day(store)
-    res = build_digest(settings, store, D, llm=fake_llm(fail_titles=("chess",)),
-                       embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(fail_titles=("chess",)), FakeEmbedder(), D)
     assert res.status == "written" and res.pending == 1
     assert "(pending:" in res.markdown and not get_digest(store, "2025-03-20").complete
-    res2 = build_digest(settings, store, D, llm=fake_llm(), embedder=FakeEmbedder())
+    res2 = build_digest(settings, store, fake_llm(), FakeEmbedder(), D)
     assert res2.status == "written" and res2.pending == 0
     assert get_digest(store, "2025-03-20").complete
 
@@ -207,8 +206,7 @@ def test_a_pending_post_quotes_its_opening_escaped(settings, store):
     add_post(store, pid(1), "A post the model chokes on", "2025-03-20T10:00:00Z",
              text="# Heading\n\nSee [here](https://evil.example/x) and **bold** <b>tags</b>. "
                   "The second sentence explains the chess result in detail. " * 3)
-    res = build_digest(settings, store, D, llm=fake_llm(fail_titles=("chokes",)),
-                       embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(fail_titles=("chokes",)), FakeEmbedder(), D)
     assert res.status == "written" and res.pending == 1
     line = next(x for x in res.markdown.splitlines() if x.startswith("Summary: (pending:"))
     assert "The post opens: “" in line and "chess result" in line
@@ -218,13 +216,13 @@ def test_a_pending_post_quotes_its_opening_escaped(settings, store):
 
 
 def test_empty_day(settings, store):
-    res = build_digest(settings, store, date(2020, 1, 1), llm=FakeLLM(), embedder=FakeEmbedder())
+    res = build_digest(settings, store, FakeLLM(), FakeEmbedder(), date(2020, 1, 1))
     assert res.status == "empty" and res.path is None
 
 
 def test_off_topic_only_day_has_no_themes(settings, store):
     add_post(store, pid(1), "Sourdough hydration notes", "2025-03-20T10:00:00Z")
-    res = build_digest(settings, store, D, llm=fake_llm(), embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(), FakeEmbedder(), D)
     assert res.status == "written" and res.data["themes"] == []
     assert "No posts about AI alignment" in res.markdown and "Sourdough" in res.markdown
 
@@ -232,7 +230,7 @@ def test_off_topic_only_day_has_no_themes(settings, store):
 def test_few_posts_make_one_theme(settings, store):
     for i in range(1, 4):
         add_post(store, pid(i), TOPICS[i], f"2025-03-20T1{i}:00:00Z")
-    res = build_digest(settings, store, D, llm=fake_llm(), embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(), FakeEmbedder(), D)
     assert len(res.data["themes"]) == 1 and res.data["themes"][0]["numbers"] == [1, 2, 3]
 
 
@@ -249,8 +247,8 @@ def test_continuing_thread_links_back_to_an_earlier_digest(settings, store):
     for i, t in enumerate(["Reward hacking gridworld agents again",
                            "Reward hacking gridworld robots again"]):
         add_post(store, pid(i + 3), t, f"2025-03-20T1{i}:00:00Z")
-    build_digest(settings, store, date(2025, 3, 19), llm=fake_llm(), embedder=FakeEmbedder())
-    res = build_digest(settings, store, D, llm=fake_llm(), embedder=FakeEmbedder())
+    build_digest(settings, store, fake_llm(), FakeEmbedder(), date(2025, 3, 19))
+    res = build_digest(settings, store, fake_llm(), FakeEmbedder(), D)
     cont = res.data["themes"][0]["continues"]
     assert cont and cont["date"] == "2025-03-19"
     assert "*Continuing thread:*" in res.markdown and "digest of 2025-03-19" in res.markdown
@@ -270,7 +268,7 @@ def test_clustering_is_deterministic_and_separates_topics():
 @pytest.fixture
 def good(settings, store):
     seed_day(store)
-    res = build_digest(settings, store, D, llm=fake_llm(), embedder=FakeEmbedder(), write=False)
+    res = build_digest(settings, store, fake_llm(), FakeEmbedder(), D, write=False)
     assert check(res.markdown, store, "2025-03-20") == []
     return res.markdown
 
@@ -320,7 +318,7 @@ def test_a_digest_that_fails_verification_is_not_written(settings, store, monkey
                                   "alignmentforum.org/posts/", 1)
 
     monkeypatch.setattr(build_mod, "render", planted)
-    res = build_digest(settings, store, D, llm=fake_llm(), embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(), FakeEmbedder(), D)
     assert res.status == "failed" and "second scheme" in res.message
     assert not (settings.digests_dir / "2025-03-20.md").exists()
     assert get_digest(store, "2025-03-20") is None
@@ -331,7 +329,7 @@ def test_a_digest_that_fails_verification_is_not_written(settings, store, monkey
 def cli_env(store, monkeypatch):
     monkeypatch.setenv("KB_LLM_BACKEND", "fake")
     monkeypatch.setenv("KB_EMBED_BACKEND", "fake")
-    monkeypatch.setattr("kb.models.factory.get_llm", lambda s: fake_llm())
+    monkeypatch.setattr("kb.models.factory.build_llm", lambda s: (fake_llm(), None))
     from kb.cli import cli
 
     return lambda *args: CliRunner().invoke(cli, list(args))
@@ -368,11 +366,10 @@ def test_cli_digest_errors(cli_env):
 def test_a_post_the_model_mislabels_as_relevant_is_not_forced_into_a_theme(settings, store):
     """A tiny model calls the bread post "core"; the real embedder sees it is far from every
     digest topic, so it goes under Also Published, not into a theme's implications."""
-    from kb.embed.factory import get_embedder
+    from kb.embed.factory import build_embedder
 
     seed_day(store)
-    res = build_digest(settings, store, D, llm=fake_llm(off_topic=()),
-                       embedder=get_embedder(settings))
+    res = build_digest(settings, store, fake_llm(off_topic=()), build_embedder(settings), D)
     assert res.status == "written"
     assert "sourdough" not in res.markdown.split(ALSO)[0].lower()
     moved = [a for a in res.data["also_published"] if "sourdough" in a["title"].lower()]
@@ -385,15 +382,15 @@ def test_an_alignment_post_the_model_calls_off_topic_stays_in_the_themes(setting
     """The other way round: a tiny model calls a plainly-alignment post "off-topic"; judged on
     its title and opening (not the model's summary) it is kept in the day as "related", while
     the bread post the model also calls off-topic stays under Also Published."""
-    from kb.embed.factory import get_embedder
+    from kb.embed.factory import build_embedder
 
     seed_day(store)
     add_post(store, pid(10), "Why AI alignment research needs better safety evaluations",
              "2025-03-20T20:00:00Z",
              text="AI safety and AI alignment research lacks evaluations that tell us whether "
                   "an advanced AI system is aligned. This post argues for alignment evals. " * 3)
-    res = build_digest(settings, store, D, llm=fake_llm(off_topic=("sourdough", "alignment")),
-                       embedder=get_embedder(settings))
+    res = build_digest(settings, store, fake_llm(off_topic=("sourdough", "alignment")),
+                       build_embedder(settings), D)
     assert res.status == "written"
     kept = [p for p in res.data["posts"] if p["id"] == pid(10)]
     assert kept and kept[0]["relevance"] == "related"

@@ -15,9 +15,9 @@ import pytest
 
 from bench.lw_sample import markdown_of
 from digest.build import build_digest
-from digest.llmtools import CountingLLM
 from digest.render import ALSO, INDIVIDUAL, THEMES, link
 from digest.verify import DigestVerificationError, check, verify
+from kb.models.counting import CountingLLM
 from kb.store.posts import PostRecord, get_post, save_post
 
 pytestmark = [pytest.mark.corpus, pytest.mark.model, pytest.mark.slow]
@@ -60,22 +60,19 @@ def day_digest(tmp_path_factory: pytest.TempPathFactory, ollama_server: Any):
 
     if not CORPUS.is_dir():
         pytest.skip(f"corpus not present at {CORPUS}")
-    from kb.models.factory import get_llm
-    from kb.settings import ensure_home, load_settings
-    from kb.store.db import Store
+    from kb.runtime import Runtime
+    from kb.settings import load_settings
 
     home = tmp_path_factory.mktemp("digest-e2e")
-    settings = load_settings(env={"KB_HOME": str(home), "KB_LLM_BACKEND": "ollama",
-                                  "KB_OLLAMA_HOST": ollama_server.url,
-                                  "KB_OLLAMA_TIMEOUT": "120"})  # a stuck call → pending
-    ensure_home(settings)
-    store = Store(settings.db_path)
+    rt = Runtime(load_settings(env={"KB_HOME": str(home), "KB_LLM_BACKEND": "ollama",
+                                    "KB_OLLAMA_HOST": ollama_server.url,
+                                    "KB_OLLAMA_TIMEOUT": "120"}))  # a stuck call → pending
+    settings, store = rt.settings, rt.store
     ids = _import_day(store, CORPUS)
     assert len(ids) >= 3
-    llm = CountingLLM(get_llm(settings))
-    result = build_digest(settings, store, DAY, llm=llm)
-    yield settings, store, ids, result, llm
-    store.close()
+    result = build_digest(settings, store, rt.llm, rt.embedder, DAY)
+    yield settings, store, ids, result, rt.llm
+    rt.close()
 
 
 def test_real_day_digest_structure_and_truth(day_digest):
@@ -129,11 +126,12 @@ class Recording(CountingLLM):
 
 
 def test_rerun_of_the_real_day_calls_the_model_only_for_pending_posts(day_digest):
-    from kb.models.factory import get_llm
+    from kb.embed.factory import build_embedder
+    from kb.models.factory import build_llm
 
     settings, store, _, res, _ = day_digest
-    llm = Recording(get_llm(settings))
-    again = build_digest(settings, store, DAY, llm=llm)
+    llm = Recording(build_llm(settings)[0])
+    again = build_digest(settings, store, llm, build_embedder(settings), DAY)
     pending = {p["title"] for p in res.data["posts"] if p["status"] != "ok"}
     assert set(llm.titles) <= pending  # good summaries are never recomputed
     if not pending:  # an unchanged day: no model call, the same file

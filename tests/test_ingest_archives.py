@@ -17,8 +17,7 @@ FIX = Path(__file__).parent / "fixtures" / "ingest"
 
 
 def test_graphql_post_and_post_lists(settings, store):
-    report = run_import(settings, store, [FIX / "graphql_post.json", FIX / "post_list.json"],
-                        progress=False)
+    report = run_import(settings, store, [FIX / "graphql_post.json", FIX / "post_list.json"])
     assert (report.new, report.errors) == (3, 0)
     post = get_post(store, "kbTestGraphQL0006")
     assert post is not None and post.is_af
@@ -38,7 +37,7 @@ def test_graphql_post_and_post_lists(settings, store):
 
 
 def test_jekyll_front_matter_dates(settings, store):
-    report = run_import(settings, store, [FIX / "jekyll_episode.markdown"], progress=False)
+    report = run_import(settings, store, [FIX / "jekyll_episode.markdown"])
     [pid] = report.post_ids
     post = get_post(store, pid)
     assert post is not None and post.title == "7 - A Conversation Written For Tests"
@@ -47,15 +46,15 @@ def test_jekyll_front_matter_dates(settings, store):
     assert post.canonical_url.startswith("file://")
 
 
-def test_blog_copy_merges_into_the_feed_post_and_adds_its_authors(settings, store, http_server):
+def test_blog_copy_merges_into_the_feed_post_and_adds_its_authors(fetcher, settings, store, http_server):
     sources_repo.ensure_default_sources(store)
     for src in sources_repo.list_sources(store):
         sources_repo.remove_source(store, src.name)
     url = http_server.route("/lw.xml", body=(FIX / "lw_feed.xml").read_bytes())
     sources_repo.add_source(store, url, name="lw", kind="feed")
-    run_ingest(settings, store, progress=False)
+    run_ingest(settings, store, fetcher)
     before = stats(store)
-    report = run_import(settings, store, [FIX / "blog_copy.md"], progress=False)
+    report = run_import(settings, store, [FIX / "blog_copy.md"])
     assert (report.new, report.updated, report.unchanged) == (0, 0, 1)
     post = get_post(store, "kbTestCross000001")
     assert post is not None
@@ -71,10 +70,10 @@ def test_blog_copy_merges_into_the_feed_post_and_adds_its_authors(settings, stor
 
 def test_importing_twice_adds_nothing(settings, store):
     paths = [FIX]  # the whole fixture directory: feeds, pages, Markdown and JSON
-    first = run_import(settings, store, paths, progress=False)
+    first = run_import(settings, store, paths)
     assert first.errors == 0 and first.new > 5
     before = stats(store)
-    second = run_import(settings, store, paths, progress=False)
+    second = run_import(settings, store, paths)
     assert (second.new, second.updated, second.errors) == (0, 0, 0)
     assert stats(store) == before
 
@@ -86,7 +85,7 @@ def test_bad_files_are_reported_with_their_path_and_the_rest_goes_on(settings, s
     (tmp_path / "odd.json").write_text('{"hello": "world"}')
     (tmp_path / "nulls.json").write_text('[{"_id": "kbTestNullPost010", "title": "x", '
                                          '"contents": null}]')
-    report = run_import(settings, store, [tmp_path, tmp_path / "missing.md"], progress=False)
+    report = run_import(settings, store, [tmp_path, tmp_path / "missing.md"])
     assert report.new == 1
     failures = dict(report.failures)
     assert report.errors == len(failures) == 4

@@ -44,7 +44,7 @@ def _serve_dir(server: LoopbackServer, store, root: Path, pattern: str) -> dict[
 @pytest.mark.slow
 def test_lw_dataset_import_then_blog_copies_merge(settings, store, corpus):
     dataset = corpus / LW_DATASET
-    first = run_import(settings, store, [dataset / "posts"], progress=False)
+    first = run_import(settings, store, [dataset / "posts"])
     entries = [e for f in sorted((dataset / "posts").glob("user_*.json"))
                for e in json.loads(f.read_text())]
     ids = {e["_id"] for e in entries}
@@ -66,13 +66,13 @@ def test_lw_dataset_import_then_blog_copies_merge(settings, store, corpus):
     assert legacy is not None and "overleaf.com" in legacy.text
 
     before = stats(store)
-    again = run_import(settings, store, [dataset / "posts"], progress=False)
+    again = run_import(settings, store, [dataset / "posts"])
     assert (again.new, again.updated, again.errors) == (0, 0, 0)
     assert stats(store) == before
 
     blog = corpus / "posts/turntrout_com/website_content"
     files = list(walk([blog]))
-    copies = run_import(settings, store, [blog], progress=False)
+    copies = run_import(settings, store, [blog])
     assert copies.errors == 0
     after = stats(store)
     # the copy of a dataset post merged into it: fewer new posts than files, nothing doubled
@@ -87,13 +87,13 @@ def test_lw_dataset_import_then_blog_copies_merge(settings, store, corpus):
     assert undo is not None and undo.canonical_url.startswith("https://www.lesswrong.com/posts/")
     assert len(undo.authors) == 9 and undo.published == "2025-06-13T00:00:00Z"
     snapshot = stats(store)
-    assert run_import(settings, store, [blog], progress=False).new == 0
+    assert run_import(settings, store, [blog]).new == 0
     assert stats(store) == snapshot
 
 
 def test_lw_af_feed_items_dump(settings, store, corpus):
     path = corpus / "feeds/lesswrong_af/sqryxz_lw-af-rss-items_fetched-2025-03-13.json"
-    report = run_import(settings, store, [path], progress=False)
+    report = run_import(settings, store, [path])
     assert (report.new, report.errors) == (14, 0)
     paths = get_post(store, "kBgySGcASWa4FWdD9")
     assert paths is not None and paths.is_af and paths.authors == ["Joe Carlsmith"]
@@ -106,7 +106,7 @@ def test_lw_af_feed_items_dump(settings, store, corpus):
 
 
 def test_graphql_response_with_html_body(settings, store, corpus):
-    report = run_import(settings, store, [corpus / "posts/lw_graphql"], progress=False)
+    report = run_import(settings, store, [corpus / "posts/lw_graphql"])
     assert report.errors == 0
     post = get_post(store, "uMQ3cqWDPHhjtiesc")
     assert post is not None and post.title == "AGI Ruin: A List of Lethalities"
@@ -115,8 +115,7 @@ def test_graphql_response_with_html_body(settings, store, corpus):
 
 
 def test_axrp_jekyll_transcripts(settings, store, corpus):
-    report = run_import(settings, store, [corpus / "posts/axrp_transcripts/_posts"],
-                        progress=False)
+    report = run_import(settings, store, [corpus / "posts/axrp_transcripts/_posts"])
     assert report.errors == 0 and report.new >= 60
     name = "2025-06-14-episode-43-david-lindner-mona.markdown"
     post = get_post(store, (corpus / "posts/axrp_transcripts/_posts" / name).as_uri())
@@ -124,10 +123,10 @@ def test_axrp_jekyll_transcripts(settings, store, corpus):
     assert post.title.startswith("43 - David Lindner")
 
 
-def test_real_feeds_over_http_and_twice_adds_nothing(settings, store, corpus, http_server):
+def test_real_feeds_over_http_and_twice_adds_nothing(fetcher, settings, store, corpus, http_server):
     names = _serve_dir(http_server, store, corpus / "feeds/other_blogs", "**/*.xml")
     names |= _serve_dir(http_server, store, corpus / "feeds/real_world", "*.xml")
-    report = run_ingest(settings, store, progress=False)
+    report = run_ingest(settings, store, fetcher)
     assert report.errors == 0, report.failures
     assert report.attempted == len(names) == 16
     posts = stats(store)["posts"]
@@ -143,17 +142,17 @@ def test_real_feeds_over_http_and_twice_adds_nothing(settings, store, corpus, ht
                             "'https://forum.effectivealtruism.org/%'").fetchone()[0]
     assert ea == 56
     before = stats(store)
-    again = run_ingest(settings, store, progress=False)
+    again = run_ingest(settings, store, fetcher)
     assert (again.new, again.updated, again.errors) == (0, 0, 0)
     assert stats(store) == before
 
 
-def test_every_robustness_fixture_ingests_without_a_traceback(settings, store, corpus,
+def test_every_robustness_fixture_ingests_without_a_traceback(fetcher, settings, store, corpus,
                                                               http_server):
     root = corpus / "feeds/robustness/feedparser"
     names = _serve_dir(http_server, store, root, "**/*.xml")
     assert len(names) == 56
-    report = run_ingest(settings, store, progress=False)
+    report = run_ingest(settings, store, fetcher)
     assert report.attempted == 56
     failed = dict(report.failures)
     for name, message in failed.items():
@@ -166,18 +165,18 @@ def test_every_robustness_fixture_ingests_without_a_traceback(settings, store, c
     koi8 = store.conn.execute("SELECT count(*) FROM posts WHERE title LIKE '%новогоднюю%'").fetchone()
     assert koi8[0] == 1  # a mislabelled KOI8-R feed is decoded, not stored as mojibake
     before = stats(store)
-    again = run_ingest(settings, store, progress=False)
+    again = run_ingest(settings, store, fetcher)
     assert (again.new, again.updated) == (0, 0) and stats(store) == before
 
 
-def test_niplav_page_edits_across_three_revisions(settings, store, corpus, http_server):
+def test_niplav_page_edits_across_three_revisions(fetcher, settings, store, corpus, http_server):
     revs = sorted((corpus / "posts/niplav").glob("automated.*.md"))
     revs = [r for r in revs if "HEAD" not in r.name] + [r for r in revs if "HEAD" in r.name]
     url = http_server.route("/automated.html",
                             *[Route(body=r.read_bytes(), content_type="text/markdown; charset=utf-8")
                               for r in revs])
     sources_repo.add_source(store, url, name="niplav-automated", kind="page")
-    results = [run_ingest(settings, store, progress=False) for _ in range(4)]
+    results = [run_ingest(settings, store, fetcher) for _ in range(4)]
     assert [(r.new, r.updated, r.unchanged, r.errors) for r in results] == [
         (1, 0, 0, 0), (0, 1, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0)]
     post = get_post(store, url)
@@ -189,12 +188,12 @@ def test_niplav_page_edits_across_three_revisions(settings, store, corpus, http_
     assert post.text == tidy(revs[-1].read_text(encoding="utf-8"))  # the current revision
 
 
-def test_saved_html_pages_extract_title_author_date(settings, store, corpus, http_server):
+def test_saved_html_pages_extract_title_author_date(fetcher, settings, store, corpus, http_server):
     page = corpus / "pages_html/lilianweng/2024-11-28-reward-hacking.html"
     url = http_server.route("/reward-hacking/", body=page.read_bytes(),
                             content_type="text/html; charset=utf-8")
     sources_repo.add_source(store, url, name="weng-page", kind="page")
-    report = run_ingest(settings, store, progress=False)
+    report = run_ingest(settings, store, fetcher)
     assert (report.new, report.errors) == (1, 0)
     post = get_post(store, url)
     assert post is not None and post.title == "Reward Hacking in Reinforcement Learning"
@@ -204,10 +203,10 @@ def test_saved_html_pages_extract_title_author_date(settings, store, corpus, htt
     assert "https://lilianweng.github.io/posts/2024-11-28-reward-hacking" in post.urls
 
 
-def test_local_corpus_files_as_feed_sources(settings, store, corpus, tmp_path):
+def test_local_corpus_files_as_feed_sources(fetcher, settings, store, corpus, tmp_path):
     """file:// URLs and plain paths work as feed sources."""
     src = tmp_path / "index.xml"
     shutil.copy(corpus / "feeds/other_blogs/lilianweng/tags_safety_index.xml", src)
     sources_repo.add_source(store, str(src), name="weng-safety", kind="feed")
-    report = run_ingest(settings, store, progress=False)
+    report = run_ingest(settings, store, fetcher)
     assert (report.new, report.errors) == (4, 0)

@@ -35,10 +35,10 @@ def serve(server: LoopbackServer, path: str, fixture: str, **kw) -> str:
     return server.route(path, body=(FIX / fixture).read_bytes(), **kw)
 
 
-def test_lw_and_af_feeds_of_a_crosspost_make_one_post(settings, store, http_server):
+def test_lw_and_af_feeds_of_a_crosspost_make_one_post(fetcher, settings, store, http_server):
     add(store, serve(http_server, "/lw.xml", "lw_feed.xml"), "lw")
     add(store, serve(http_server, "/af.xml", "af_feed.xml"), "af")
-    report = run_ingest(settings, store, progress=False)
+    report = run_ingest(settings, store, fetcher)
     assert (report.new, report.errors) == (4, 0)  # cross, lw-only, question, af-only
     assert report.updated == 0 and report.unchanged == 1  # the AF copy of the crosspost
     assert report.line() == "4 new, 0 updated, 1 unchanged, 0 errors"
@@ -66,12 +66,12 @@ def test_lw_and_af_feeds_of_a_crosspost_make_one_post(settings, store, http_serv
     assert af_only.urls[0] == "https://www.alignmentforum.org/posts/kbTestAfOnly00004/af-only"
 
 
-def test_running_ingest_twice_adds_nothing(settings, store, http_server):
+def test_running_ingest_twice_adds_nothing(fetcher, settings, store, http_server):
     add(store, serve(http_server, "/lw.xml", "lw_feed.xml"), "lw")
     add(store, serve(http_server, "/af.xml", "af_feed.xml", etag='"af-1"'), "af")
-    run_ingest(settings, store, progress=False)
+    run_ingest(settings, store, fetcher)
     before = stats(store)
-    again = run_ingest(settings, store, progress=False)
+    again = run_ingest(settings, store, fetcher)
     assert (again.new, again.updated, again.errors) == (0, 0, 0)
     assert stats(store) == before
     # the AF feed answered 304 to the conditional GET the second time
@@ -81,14 +81,14 @@ def test_running_ingest_twice_adds_nothing(settings, store, http_server):
     assert af is not None and af.last_status == "not modified" and af.etag == '"af-1"'
 
 
-def test_an_edited_post_becomes_a_new_version(settings, store, http_server):
+def test_an_edited_post_becomes_a_new_version(fetcher, settings, store, http_server):
     body = (FIX / "lw_feed.xml").read_bytes()
     edited = body.replace(b"The gardener plants <strong>robust</strong> seeds.",
                           b"The gardener plants <strong>hardy</strong> seeds instead.")
     url = http_server.route("/lw.xml", Route(body=body), Route(body=edited))
     add(store, url, "lw")
-    run_ingest(settings, store, progress=False)
-    report = run_ingest(settings, store, progress=False)
+    run_ingest(settings, store, fetcher)
+    report = run_ingest(settings, store, fetcher)
     assert (report.new, report.updated, report.unchanged) == (0, 1, 2)
     assert report.post_ids == [CROSS]
     post = get_post(store, CROSS)
@@ -96,10 +96,10 @@ def test_an_edited_post_becomes_a_new_version(settings, store, http_server):
     assert [v["version"] for v in list_versions(store, CROSS)] == [1, 2]
 
 
-def test_podcast_copies_map_to_the_post_but_never_replace_its_text(settings, store, http_server):
+def test_podcast_copies_map_to_the_post_but_never_replace_its_text(fetcher, settings, store, http_server):
     add(store, serve(http_server, "/lw.xml", "lw_feed.xml"), "lw")
     add(store, serve(http_server, "/nl.xml", "nonlinear_feed.xml"), "podcast")
-    report = run_ingest(settings, store, progress=False)
+    report = run_ingest(settings, store, fetcher)
     assert report.errors == 0
     post = get_post(store, CROSS)
     assert post is not None and post.text.startswith("This is a made-up test post")
@@ -112,15 +112,15 @@ def test_podcast_copies_map_to_the_post_but_never_replace_its_text(settings, sto
     assert stats(store)["versions"] == 4  # the podcast excerpt of the crosspost added none
 
 
-def test_a_failing_source_never_stops_the_others_nor_loses_posts(settings, store, http_server):
+def test_a_failing_source_never_stops_the_others_nor_loses_posts(fetcher, settings, store, http_server):
     lw_url = serve(http_server, "/lw.xml", "lw_feed.xml")
     add(store, lw_url, "lw")
-    run_ingest(settings, store, progress=False)
+    run_ingest(settings, store, fetcher)
     before = stats(store)
     http_server.route("/lw.xml", status=500, body=b"oops", content_type="text/plain")
     add(store, serve(http_server, "/af.xml", "af_feed.xml"), "af")
     settings.ingest.retries = 0
-    report = run_ingest(settings, store, progress=False)
+    report = run_ingest(settings, store, fetcher)
     assert report.errors == 1 and report.new == 1  # the AF-only post still arrived
     [(where, message)] = report.failures
     assert where == "lw" and "HTTP 500" in message and "lw" in message
@@ -130,15 +130,15 @@ def test_a_failing_source_never_stops_the_others_nor_loses_posts(settings, store
     assert get_post(store, CROSS) is not None
 
 
-def test_page_source_versions_when_the_page_changes(settings, store, http_server):
+def test_page_source_versions_when_the_page_changes(fetcher, settings, store, http_server):
     url = http_server.route("/notes.html",
                             Route(body=(FIX / "page_v1.html").read_bytes(), content_type="text/html"),
                             Route(body=(FIX / "page_v1.html").read_bytes(), content_type="text/html"),
                             Route(body=(FIX / "page_v2.html").read_bytes(), content_type="text/html"))
     src = add(store, url, "notes", kind="page")
-    first = run_ingest(settings, store, source="notes", progress=False)
-    second = run_ingest(settings, store, source="notes", progress=False)
-    third = run_ingest(settings, store, source=str(src.id), progress=False)
+    first = run_ingest(settings, store, fetcher, source="notes")
+    second = run_ingest(settings, store, fetcher, source="notes")
+    third = run_ingest(settings, store, fetcher, source=str(src.id))
     assert (first.new, second.unchanged, third.updated) == (1, 1, 1)
     [pid] = first.post_ids
     post = get_post(store, pid)

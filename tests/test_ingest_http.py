@@ -8,8 +8,8 @@ import http_fixture
 import pytest
 from http_fixture import Route
 
-from ingest.fetch import FakeFetcher, FetchError, FetchResult, HttpFetcher, retry_after
 from ingest.pipeline import run_ingest
+from kb.fetch import FakeFetcher, FetchError, FetchResult, HttpFetcher, retry_after
 from kb.store import sources as sources_repo
 from kb.store.posts import get_post, stats
 
@@ -116,7 +116,8 @@ def _ingest_one(settings, store, http_server, name: str, **route) -> tuple:
     settings.ingest.timeout = 1.0
     url = http_server.route(f"/{name}", **route)
     sources_repo.add_source(store, url, name=name, kind="feed")
-    report = run_ingest(settings, store, progress=False)
+    with HttpFetcher(settings.ingest) as fetcher:  # after the timeout was lowered
+        report = run_ingest(settings, store, fetcher)
     src = sources_repo.get_source(store, name)
     return report, src
 
@@ -159,19 +160,20 @@ def test_non_utf8_feed_is_decoded_and_noted(settings, store, http_server):
     assert post is not None and post.title == "Café notes" and "crème brûlée" in post.text
 
 
-def test_conditional_get_stores_validators_only_after_success(settings, store, http_server):
+def test_conditional_get_stores_validators_only_after_success(fetcher, settings, store,
+                                                             http_server):
     url = http_server.route("/feed.xml",
                             Route(body=b"{not a feed", etag='"bad"', content_type="text/plain"),
                             Route(body=FEED, etag='"good"'))
     sources_repo.add_source(store, url, name="flaky", kind="feed")
     settings.ingest.retries = 0
-    first = run_ingest(settings, store, progress=False)
+    first = run_ingest(settings, store, fetcher)
     src = sources_repo.get_source(store, "flaky")
     assert src is not None
     assert first.errors == 1 and src.etag is None  # unreadable: no ETag kept, so we refetch
-    second = run_ingest(settings, store, progress=False)
+    second = run_ingest(settings, store, fetcher)
     assert second.errors == 0 and stats(store)["posts"] >= 3
     assert sources_repo.get_source(store, "flaky").etag == '"good"'
-    third = run_ingest(settings, store, progress=False)
+    third = run_ingest(settings, store, fetcher)
     assert (third.new, third.updated, third.errors) == (0, 0, 0)
     assert http_server.hits("/feed.xml")[-1].headers.get("if-none-match") == '"good"'

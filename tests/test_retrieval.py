@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 from index_helpers import fake_archive
 
-from kb.index.vector import forget_clients
 from kb.retrieval import Candidate, SearchError, fts_query, fuse, search
 from kb.search_types import Filters
 
@@ -17,16 +16,16 @@ from kb.search_types import Filters
 @pytest.fixture
 def archive(monkeypatch, kb_home):
     monkeypatch.setenv("KB_EMBED_BACKEND", "fake")
-    s, st = fake_archive()
-    yield s, st
-    st.close()
-    forget_clients()
+    rt = fake_archive()
+    yield rt
+    rt.close()
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "vector", "keyword"])
 def test_each_mode_finds_the_post_and_its_passage(archive, mode):
-    s, st = archive
-    hits = search(s, st, "induction head circuit ablation", k=3, mode=mode)
+    rt = archive
+    st = rt.store
+    hits = search(st, rt.embedder, rt.index, "induction head circuit ablation", k=3, mode=mode)
     assert hits[0].post_id == "cccccccccccccccc3"
     h = hits[0]
     text = st.conn.execute("SELECT text FROM post_versions WHERE post_id = ? AND version = ?",
@@ -36,19 +35,24 @@ def test_each_mode_finds_the_post_and_its_passage(archive, mode):
 
 
 def test_hostile_keyword_queries_do_not_error(archive):
-    s, st = archive
+    rt = archive
+    st = rt.store
     for q in ['"unbalanced', "NEAR(a b)", "a AND OR NOT", "col:umn", "*", "(", "-x", "^start",
               "reward' OR 1=1 --", "  ", "👍 emoji"]:
-        search(s, st, q, mode="keyword")
-        search(s, st, q, mode="hybrid")
+        search(st, rt.embedder, rt.index, q, mode="keyword")
+        search(st, rt.embedder, rt.index, q, mode="hybrid")
     assert fts_query('say "hi" NEAR(x)') == '"say" OR "hi" OR "near" OR "x"'
 
 
 def test_filters_apply_in_every_mode(archive):
-    s, st = archive
+    rt = archive
+    st = rt.store
     q = "reward model policy soil tomatoes circuits"
     for mode in ("hybrid", "vector", "keyword"):
-        ids = lambda f, m=mode: {h.post_id for h in search(s, st, q, k=10, mode=m, filters=f)}  # noqa: E731
+        def ids(f, m=mode):
+            return {h.post_id for h in search(st, rt.embedder, rt.index, q, k=10, mode=m,
+                                              filters=f)}
+
         assert ids(Filters(af_only=True)) == {"aaaaaaaaaaaaaaaa1"}
         assert ids(Filters(since="2025-01-01")) == {"aaaaaaaaaaaaaaaa1", "cccccccccccccccc3"}
         assert ids(Filters(until="2024-12-31")) == {"bbbbbbbbbbbbbbbb2"}
@@ -58,7 +62,7 @@ def test_filters_apply_in_every_mode(archive):
         assert ids(Filters(source="www.alignmentforum.org")) == {"aaaaaaaaaaaaaaaa1"}
         assert ids(Filters(author="nobody at all")) == set()
     with pytest.raises(SearchError, match="--since"):
-        search(s, st, q, filters=Filters(since="last tuesday"))
+        search(st, rt.embedder, rt.index, q, filters=Filters(since="last tuesday"))
 
 
 def test_rrf_rewards_agreement():
@@ -88,8 +92,7 @@ def test_index_and_reindex_cli(monkeypatch, kb_home):
     from kb.cli import cli
 
     monkeypatch.setenv("KB_EMBED_BACKEND", "fake")
-    _, st = fake_archive(index=False)
-    st.close()
+    fake_archive(index=False).close()
     res = CliRunner().invoke(cli, ["index", "--json"])
     assert res.exit_code == 0, res.output
     first = json.loads(res.output)
@@ -98,4 +101,3 @@ def test_index_and_reindex_cli(monkeypatch, kb_home):
     assert res.exit_code == 0 and "0 chunks embedded" in res.output
     res = CliRunner().invoke(cli, ["reindex", "--json"])
     assert json.loads(res.output)["chunks_embedded"] == first["chunks_total"]
-    forget_clients()

@@ -167,14 +167,14 @@ def test_cli_summarize_progress_and_exit_codes(store, monkeypatch):
     from kb.cli import cli
 
     monkeypatch.setenv("KB_LLM_BACKEND", "fake")
-    monkeypatch.setattr("kb.models.factory.get_llm",
-                        lambda s: fake_llm(fail_titles=("Broken",)))
+    monkeypatch.setattr("kb.models.factory.build_llm",
+                        lambda s: (fake_llm(fail_titles=("Broken",)), None))
     r = CliRunner().invoke(cli, ["summarize", "--json"])
     assert r.exit_code == 3, r.output
     data = json.loads(r.output)
     assert data["summarized"] == 1 and data["pending"] == 1
     assert data["failures"][0]["post_id"] == pid(2)
-    monkeypatch.setattr("kb.models.factory.get_llm", lambda s: fake_llm())
+    monkeypatch.setattr("kb.models.factory.build_llm", lambda s: (fake_llm(), None))
     r = CliRunner().invoke(cli, ["summarize", "--post", pid(2)])
     assert r.exit_code == 0 and "1 summarized" in r.output
     r = CliRunner().invoke(cli, ["summarize", "--post", "nope"])

@@ -1,14 +1,20 @@
-"""Shared state of a CLI invocation: settings, store, consoles and error handling."""
+"""Shared state of a CLI invocation: the runtime, consoles and error handling."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
 
 import click
 from rich.console import Console
 
-from kb.settings import Settings, SettingsError, ensure_home, load_settings
+from kb.embed.base import EmbedderError
+from kb.index.vector import VectorIndexError
+from kb.models.base import LLMError
+from kb.runtime import Runtime
+from kb.settings import Settings, SettingsError, load_settings
 from kb.store.db import Store, StoreError
 
 console = Console(highlight=False)
@@ -24,40 +30,55 @@ class KbError(click.ClickException):
         super().__init__(message)
         self.exit_code = code  # type: ignore[misc]
 
-    def show(self, file: Any = None) -> None:
+    def show(self, file: IO[Any] | None = None) -> None:
         err_console.print("error: " + self.message, style="red", markup=False, highlight=False)
 
 
 class App:
-    """Lazily built settings and store for one command."""
+    """The runtime of one command, built on first use (so `kb --help` builds nothing)."""
 
     def __init__(self, home: str | None = None) -> None:
         self._home = home
-        self._settings: Settings | None = None
-        self._store: Store | None = None
+        self._runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            try:
+                settings = load_settings(home=self._home)
+            except SettingsError as exc:
+                raise KbError(str(exc), EXIT_USAGE) from exc
+            self._runtime = Runtime(settings)
+        return self._runtime
 
     @property
     def settings(self) -> Settings:
-        if self._settings is None:
-            try:
-                self._settings = load_settings(home=self._home)
-            except SettingsError as exc:
-                raise KbError(str(exc), EXIT_USAGE) from exc
-        return self._settings
+        return self.runtime.settings
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            ensure_home(self.settings)
-            try:
-                self._store = Store(self.settings.db_path)
-            except StoreError as exc:
-                raise KbError(str(exc)) from exc
-        return self._store
+        try:
+            return self.runtime.store
+        except StoreError as exc:
+            raise KbError(str(exc)) from exc
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+BACKEND_ERRORS: tuple[type[Exception], ...] = (EmbedderError, VectorIndexError, LLMError,
+                                               StoreError)
+
+
+@contextmanager
+def backend_errors(code: int = 1) -> Iterator[None]:
+    """A backend that cannot be built or used (embedder, index, model, store) ends the command
+    with its one-sentence message instead of a traceback."""
+    try:
+        yield
+    except BACKEND_ERRORS as exc:
+        raise KbError(str(exc), code) from exc
 
 
 def run_cli(cli: click.Group, argv: list[str] | None) -> int:
@@ -91,7 +112,7 @@ def inert(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-def emit_json(data: Any) -> None:
+def emit_json(data: object) -> None:
     """Print JSON to stdout (no Rich markup or wrapping)."""
     import json
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from kb.cli.app import EXIT_USAGE, App, KbError, console, emit_json, err_console
+from kb.cli.app import EXIT_USAGE, App, KbError, backend_errors, console, emit_json, err_console
 from kb.search_types import Filters
+
+if TYPE_CHECKING:
+    from digest.ask import Answer
 
 pass_app = click.make_pass_decorator(App)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -25,7 +28,7 @@ def _byline(authors: list[str], published: str | None) -> str:
     return f"{', '.join(authors) or 'unknown author'} — {(published or '')[:10] or 'undated'}"
 
 
-def print_answer(answer: Any, *, streamed: bool) -> None:
+def print_answer(answer: Answer, *, streamed: bool) -> None:
     """The checked answer (unless it was streamed), then cited sources or the nearest posts."""
     if answer.abstained:
         if streamed:
@@ -82,10 +85,6 @@ def ask(app: App, question: tuple[str, ...], since: str | None, until: str | Non
     removed, and each cited sentence is compared with its passage (weak ones are marked)."""
     from digest.ask import AskError
     from digest.ask import ask as run_ask
-    from kb.embed.base import EmbedderError
-    from kb.index.vector import VectorIndexError
-    from kb.models.base import LLMError
-    from kb.models.factory import get_llm, llm_notice
     from kb.retrieval import SearchError
 
     text = " ".join(question).strip()
@@ -93,12 +92,9 @@ def ask(app: App, question: tuple[str, ...], since: str | None, until: str | Non
         raise KbError("the question is empty", EXIT_USAGE)
     filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
                       author=author, source=source, af_only=af_only)
-    settings, store = app.settings, app.store
-    try:
-        llm = get_llm(settings)
-    except LLMError as exc:
-        raise KbError(str(exc)) from exc
-    notice = llm_notice(settings)
+    rt, store = app.runtime, app.store
+    with backend_errors():
+        notice = rt.llm_notice  # builds the model now: a missing one is a clean error
     if notice:
         err_console.print(notice, style="yellow", markup=False, soft_wrap=True)
     stream = not (no_stream or as_json)
@@ -110,9 +106,11 @@ def ask(app: App, question: tuple[str, ...], since: str | None, until: str | Non
         sys.stdout.flush()
 
     try:
-        answer = run_ask(settings, store, text, filters=filters, k=k, llm=llm,
-                         on_token=on_token if stream else None, continue_=continue_)
-    except (AskError, LLMError, EmbedderError, SearchError, VectorIndexError) as exc:
+        with backend_errors():
+            answer = run_ask(store, rt.llm, rt.embedder, rt.index, text, filters=filters, k=k,
+                             on_token=on_token if stream else None, continue_=continue_,
+                             max_tokens=rt.settings.llm.max_output_tokens)
+    except (AskError, SearchError, KbError) as exc:
         if streamed:
             sys.stdout.write("\n")
         raise KbError(str(exc)) from exc

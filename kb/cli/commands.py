@@ -1,32 +1,24 @@
-"""Registers every command group.  Each module owns one area of the CLI."""
+"""Every command group of the CLI, registered explicitly.  Each module owns one area; they
+import only click, rich and the light parts of kb at module level (see
+tests/test_architecture.py), so `kb --help` stays fast."""
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
-# module name -> attribute names of the click commands/groups it defines
-COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "kb.cli.core_cmds": ("config", "stats", "posts", "sources"),
-    "kb.cli.ingest_cmds": ("ingest", "import_"),
-    "kb.cli.index_cmds": ("index", "reindex", "search", "eval_"),
-    "kb.cli.models_cmds": ("models",),
-    "kb.cli.digest_cmds": ("summarize", "digest", "daily"),
-    "kb.cli.ask_cmds": ("ask",),
-    "kb.cli.tui_cmds": ("tui",),
-}
+from kb.cli import ask_cmds, core_cmds, digest_cmds, index_cmds, ingest_cmds, models_cmds, tui_cmds
+
+COMMANDS: tuple[click.Command, ...] = (
+    core_cmds.config, core_cmds.stats, core_cmds.posts, core_cmds.sources,
+    ingest_cmds.ingest, ingest_cmds.import_,
+    index_cmds.index, index_cmds.reindex, index_cmds.search, index_cmds.eval_,
+    models_cmds.models,
+    digest_cmds.summarize, digest_cmds.digest, digest_cmds.daily,
+    ask_cmds.ask,
+    tui_cmds.tui,
+)
 
 
 def register(cli: click.Group) -> None:
-    for module_name, names in COMMAND_MODULES.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # that part of the CLI is not built yet
-            raise
-        for name in names:
-            cmd = getattr(module, name, None)
-            if isinstance(cmd, click.Command):
-                cli.add_command(cmd)
+    for cmd in COMMANDS:
+        cli.add_command(cmd)

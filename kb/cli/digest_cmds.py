@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 import click
 
-from kb.cli.app import EXIT_PARTIAL, EXIT_USAGE, App, KbError, console, emit_json, err_console
+from kb.cli.app import (
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    App,
+    KbError,
+    backend_errors,
+    console,
+    emit_json,
+    err_console,
+)
+from kb.cli.progress import progress_bars
 
 pass_app = click.make_pass_decorator(App)
 
@@ -23,22 +32,11 @@ def _day(value: str | None, what: str) -> date | None:
         raise KbError(f"{what}: {exc}", EXIT_USAGE) from exc
 
 
-def _llm(app: App) -> Any:
-    from digest.llmtools import CountingLLM
-    from kb.models.base import ModelUnavailable
-    from kb.models.factory import get_llm, llm_notice
-
-    def make() -> Any:
-        try:
-            llm = get_llm(app.settings)
-        except ModelUnavailable as exc:
-            raise KbError(str(exc)) from exc
-        notice = llm_notice(app.settings)
-        if notice:
-            err_console.print("notice: " + notice, style="yellow", markup=False)
-        return llm
-
-    return CountingLLM(factory=make)
+def _notice(app: App) -> None:
+    """Say once, after the model was used, that answers come from the small built-in model."""
+    rt = app.runtime
+    if rt.llm_loaded and rt.llm_notice:
+        err_console.print("notice: " + rt.llm_notice, style="yellow", markup=False)
 
 
 # --- summarize ----------------------------------------------------------------------------
@@ -64,18 +62,17 @@ def summarize(ctx: click.Context, since: str | None, post_ids: tuple[str, ...],
             raise KbError(f"no post {ref!r} in the archive (see `kb posts list`)")
         ids.append(post.id)
     ids = select_posts(app.store, since=since, post_ids=ids or None)
-    llm = _llm(app)
     if not ids:
         console.print("no posts to summarize")
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from kb.progress import Counter
 
-    with Progress(TextColumn("summarizing"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), console=err_console, transient=True,
-                  disable=as_json) as bar:
-        task = bar.add_task("", total=len(ids))
-        report = summarize_posts(app.store, llm, ids, parallel=app.settings.digest.parallel,
-                                 on_done=lambda pid, _row: bar.advance(task))
+    rt = app.runtime
+    with backend_errors(), progress_bars(not as_json) as on_progress:
+        step = Counter(on_progress, "summarizing", len(ids), "posts")
+        report = summarize_posts(app.store, rt.llm, ids, parallel=app.settings.digest.parallel,
+                                 on_done=lambda _pid, _row: step.advance())
+    _notice(app)
     if as_json:
         emit_json(report.to_json())
     else:
@@ -132,17 +129,19 @@ def digest(ctx: click.Context, day: str | None, since: str | None, until: str | 
     else:
         d0 = _day(day, "--date") or now
         days = [d0]
-    llm = _llm(app)
+    rt = app.runtime
     results = []
     for d in days:
-        res = build_digest(app.settings, app.store, d, llm=llm)
+        with backend_errors():
+            res = build_digest(app.settings, app.store, rt.llm, rt.embedder, d)
         results.append(res)
         if not as_json:
             style = "red" if res.status == "failed" else ("dim" if res.status == "empty" else None)
             console.print(("error: " if res.status == "failed" else "") + res.message,
                           style=style, markup=False, soft_wrap=True)
+    _notice(app)
     if as_json:
-        emit_json({"digests": [r.to_json() for r in results], "model_calls": llm.calls})
+        emit_json({"digests": [r.to_json() for r in results], "model_calls": rt.llm.calls})
     failed = [r for r in results if r.status == "failed"]
     if failed and len(days) == 1:
         ctx.exit(1)
@@ -207,10 +206,13 @@ def digest_list(app: App, as_json: bool) -> None:
               help="Print a systemd service+timer or a crontab line for this install; do nothing "
                    "else.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (for cron and logs).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print nothing when all went well; on failure print the problems and the "
+                   "summary line to stderr (cron mails exactly that).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report at the end.")
 @click.pass_context
 def daily(ctx: click.Context, demo: bool, print_timer: str | None, no_progress: bool,
-          as_json: bool) -> None:
+          quiet: bool, as_json: bool) -> None:
     """Ingest → index → summarize → digest (today and any missed day).  Safe to repeat.
 
     \b
@@ -222,18 +224,30 @@ def daily(ctx: click.Context, demo: bool, print_timer: str | None, no_progress: 
 
         click.echo(timer_text(app.settings, print_timer), nl=False)
         return
-    from digest.daily import DailyReport, run_daily
+    from digest.daily import DailyReport
+    from digest.jobs import run_daily
 
     report = DailyReport()
+    held: list[tuple[bool, str]] = []  # with --quiet: (to stderr, line), shown only on failure
 
     def echo(line: str) -> None:
-        target = err_console if line.startswith(("error:", "warning:", "notice:")) else console
-        if as_json and target is console:
+        problem = line.startswith(("error:", "warning:", "notice:"))
+        if quiet:
+            held.append((problem, line))
             return
-        target.print(line, markup=False, highlight=False, soft_wrap=True)
+        if as_json and not problem:
+            return
+        (err_console if problem else console).print(line, markup=False, highlight=False,
+                                                    soft_wrap=True)
 
-    code = run_daily(app.settings, demo=demo, progress=not (no_progress or as_json), echo=echo,
-                     store=app.store, report_out=report)
+    app.store  # noqa: B018 - a store that cannot be opened is a clean error, first
+    with progress_bars(not (no_progress or as_json or quiet)) as on_progress:
+        code = run_daily(app.runtime, demo=demo, echo=echo, on_progress=on_progress,
+                         report_out=report)
+    if quiet and code:
+        for problem, line in held:
+            if problem or line == report.line():
+                err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     if as_json:
         emit_json(report.to_json())
     if code:

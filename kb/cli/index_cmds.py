@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from kb.cli.app import App, KbError, console, emit_json, inert
+from kb.cli.app import EXIT_USAGE, App, KbError, backend_errors, console, emit_json, inert
+from kb.cli.progress import progress_bars
+
+if TYPE_CHECKING:
+    from kb.index.indexer import IndexReport
+    from kb.search_types import Mode
 
 pass_app = click.make_pass_decorator(App)
 
 
-def _index_errors() -> tuple[type[BaseException], ...]:
-    from kb.embed.base import EmbedderError
-    from kb.index.vector import VectorIndexError
-
-    return (EmbedderError, VectorIndexError)
-
-
-def _print_report(report: Any, verb: str) -> None:
+def _print_report(report: IndexReport, verb: str) -> None:
     r = report
     rate = r.chunks_embedded / r.embed_seconds if r.embed_seconds else 0.0
     console.print(
@@ -37,10 +35,10 @@ def index(app: App, as_json: bool, no_progress: bool) -> None:
     """Embed passages not embedded yet and drop those of superseded versions."""
     from kb.index.indexer import run_index
 
-    try:
-        report = run_index(app.settings, app.store, progress=not (no_progress or as_json))
-    except _index_errors() as exc:
-        raise KbError(str(exc)) from exc
+    rt = app.runtime
+    with backend_errors(), progress_bars(not (no_progress or as_json)) as on_progress:
+        report = run_index(app.store, rt.embedder, rt.index,
+                           batch_size=rt.settings.index.batch_size, on_progress=on_progress)
     if as_json:
         emit_json(report.to_json())
     else:
@@ -55,10 +53,10 @@ def reindex(app: App, as_json: bool, no_progress: bool) -> None:
     """Rebuild the vector index from the database (also repairs a damaged index directory)."""
     from kb.index.indexer import run_reindex
 
-    try:
-        report = run_reindex(app.settings, app.store, progress=not (no_progress or as_json))
-    except _index_errors() as exc:
-        raise KbError(str(exc)) from exc
+    rt = app.runtime
+    with backend_errors(), progress_bars(not (no_progress or as_json)) as on_progress:
+        report = run_reindex(app.store, rt.embedder, rt.fresh_index,
+                             batch_size=rt.settings.index.batch_size, on_progress=on_progress)
     if as_json:
         emit_json(report.to_json())
     else:
@@ -87,20 +85,22 @@ def search(app: App, query: tuple[str, ...], k: int, mode: str, since: str | Non
     from kb.search_types import Filters
 
     filters = Filters(since=since, until=until, author=author, source=source, af_only=af_only)
+    rt = app.runtime
     try:
-        hits = run_search(app.settings, app.store, " ".join(query), k=k, mode=mode,  # type: ignore[arg-type]
-                          filters=filters)
+        with backend_errors():
+            vectors = mode != "keyword"  # a keyword search loads no model and no index
+            hits = run_search(app.store, rt.embedder if vectors else None,
+                              rt.index if vectors else None, " ".join(query), k=k,
+                              mode=_mode(mode), filters=filters)
     except SearchError as exc:
-        raise KbError(str(exc), 2) from exc
-    except _index_errors() as exc:
-        raise KbError(str(exc)) from exc
+        raise KbError(str(exc), EXIT_USAGE) from exc
     if as_json:
         emit_json([h.to_json() for h in hits])
         return
     if not hits:
-        pending = app.store.conn.execute(
-            "SELECT count(*) FROM posts p WHERE NOT EXISTS "
-            "(SELECT 1 FROM chunk_state s WHERE s.post_id = p.id)").fetchone()[0]
+        from kb.store.posts import unchunked_posts
+
+        pending = unchunked_posts(app.store)
         hint = f" ({pending} posts are not indexed yet: run `kb index`)" if pending else ""
         console.print("no results" + hint, markup=False)
         return
@@ -112,6 +112,12 @@ def search(app: App, query: tuple[str, ...], k: int, mode: str, since: str | Non
         passage = inert(" ".join(h.text.split()))
         console.print("    " + (passage[:300] + ("…" if len(passage) > 300 else "")),
                       markup=False)
+
+
+def _mode(value: str) -> Mode:
+    if value == "vector":
+        return "vector"
+    return "keyword" if value == "keyword" else "hybrid"
 
 
 @click.group(name="eval")
@@ -131,13 +137,13 @@ def eval_retrieval(app: App, file: Path, k: int, as_json: bool) -> None:
 
     from kb.evaluation import EvalError, evaluate, load_questions, unresolved_refs
 
+    rt = app.runtime
     try:
         questions = load_questions(file)
-        result = evaluate(app.settings, app.store, questions, k=k)
+        with backend_errors():
+            result = evaluate(app.store, rt.embedder, rt.index, questions, k=k)
     except EvalError as exc:
-        raise KbError(str(exc), 2) from exc
-    except _index_errors() as exc:
-        raise KbError(str(exc)) from exc
+        raise KbError(str(exc), EXIT_USAGE) from exc
     if as_json:
         emit_json(result)
         return

@@ -19,6 +19,6 @@ def tui(app: App, start: str, post_ref: str | None, light: bool) -> None:
     """Open the terminal UI: digests, posts, search, ask and sources (press ? for help)."""
     from tui.app import DARK, LIGHT, KbApp
 
-    kb_app = KbApp(app.settings, app.store, start=start, theme=LIGHT if light else DARK,
-                   open_post=post_ref)
+    app.store  # noqa: B018 - a store that cannot be opened is a clean error, first
+    kb_app = KbApp(app.runtime, start=start, theme=LIGHT if light else DARK, open_post=post_ref)
     kb_app.run()

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.embed.base import EmbedderError
+
+if TYPE_CHECKING:
+    from kb.settings import Settings
 
 # the [embed] entry of models.lock when it says nothing else
 DEFAULT_MAX_TOKENS = 256
@@ -21,7 +24,7 @@ DEFAULT_DIM = 384
 
 class OnnxEmbedder:
     """Sentence embeddings from an ONNX BERT model.  Build one per process (see
-    :func:`kb.embed.factory.get_embedder`): creating the session costs ~0.3 s."""
+    :class:`kb.runtime.Runtime`): creating the session costs ~0.3 s."""
 
     def __init__(self, model_path: Path, tokenizer_path: Path, *, name: str, sha256: str,
                  dim: int = DEFAULT_DIM, max_tokens: int = DEFAULT_MAX_TOKENS,
@@ -117,7 +120,7 @@ class OnnxEmbedder:
         return [float(x) for x in self._run([text])[0]]
 
 
-def load_onnx_embedder(settings: Any) -> OnnxEmbedder:
+def load_onnx_embedder(settings: Settings) -> OnnxEmbedder:
     """The embedder named by models.lock ``[embed]``, files located and sha256-verified."""
     from kb.models.lockfile import ModelFileError, load_lock, packaged_file, verified_path
 

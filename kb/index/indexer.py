@@ -13,14 +13,17 @@ SQLite is the source of truth.  One run:
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from kb.embed.base import Embedder
 from kb.index.chunking import CHUNKER_VERSION, Chunk, chunk_text, header_for
+from kb.index.vector import Metadata, VectorIndex
+from kb.progress import Counter, OnProgress
 from kb.store.db import Store, utcnow
 
 POSTS_PER_TX = 32
@@ -53,41 +56,12 @@ def _ts(published: str | None) -> int:
         return -1
 
 
-def chunk_meta(row: Any) -> dict[str, Any]:
+def chunk_meta(row: sqlite3.Row) -> Metadata:
     return {"post_id": row["post_id"], "published_ts": _ts(row["published"]),
             "is_af": int(bool(row["is_af"])), "site": row["site"] or ""}
 
 
-@contextmanager
-def _progress(enabled: bool, total: int, label: str, unit: str = "chunks") -> Iterator[Any]:
-    if not enabled or total == 0:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    class Rate(TextColumn):
-        def render(self, task: Any) -> Any:
-            from rich.text import Text
-
-            speed = task.finished_speed or task.speed or (
-                task.completed / task.elapsed if task.elapsed else 0.0)
-            return Text(f"{speed:.1f} {unit}/s")
-
-    cols = [TextColumn(label), BarColumn(), MofNCompleteColumn(), Rate(""),
-            TimeRemainingColumn()]
-    with Progress(*cols, console=Console(stderr=True), transient=False) as prog:
-        task = prog.add_task(label, total=total)
-        yield lambda n: prog.advance(task, n)
-
-
-def _flush_tombstones(store: Store, index: Any, report: IndexReport) -> None:
+def _flush_tombstones(store: Store, index: VectorIndex, report: IndexReport) -> None:
     ids = [r[0] for r in store.conn.execute("SELECT id FROM chunk_tombstones")]
     for i in range(0, len(ids), 1000):
         batch = ids[i:i + 1000]
@@ -97,7 +71,7 @@ def _flush_tombstones(store: Store, index: Any, report: IndexReport) -> None:
         report.chunks_removed += len(batch)
 
 
-def _stale_posts(store: Store) -> list[Any]:
+def _stale_posts(store: Store) -> list[sqlite3.Row]:
     return list(store.conn.execute(
         "SELECT p.id, p.title, v.version, v.text FROM posts p "
         "JOIN post_versions v ON v.post_id = p.id "
@@ -107,8 +81,8 @@ def _stale_posts(store: Store) -> list[Any]:
         "ORDER BY p.id", (CHUNKER_VERSION,)))
 
 
-def _write_chunks(store: Store, batch: list[tuple[Any, list[Chunk]]], index: Any,
-                  model_id: str, report: IndexReport) -> None:
+def _write_chunks(store: Store, batch: list[tuple[sqlite3.Row, list[Chunk]]],
+                  index: VectorIndex, model_id: str, report: IndexReport) -> None:
     """Replace the chunks of each post in ``batch``; reuse vectors of unchanged passages."""
     conn = store.conn
     pids = [row["id"] for row, _ in batch]
@@ -154,49 +128,53 @@ def _write_chunks(store: Store, batch: list[tuple[Any, list[Chunk]]], index: Any
             report.chunks_reused += len(rows)
 
 
-def sync_chunks(store: Store, embedder: Any, index: Any, report: IndexReport,
-                *, progress: bool = False) -> None:
+def sync_chunks(store: Store, embedder: Embedder, index: VectorIndex, report: IndexReport,
+                *, on_progress: OnProgress | None = None) -> None:
     stale = _stale_posts(store)
     count = embedder.count_tokens
-    with _progress(progress and len(stale) > 20, len(stale), "chunking", "posts") as advance:
-        for i in range(0, len(stale), POSTS_PER_TX):
-            batch = [(row, chunk_text(row["title"], row["text"], count, embedder.max_tokens))
-                     for row in stale[i:i + POSTS_PER_TX]]
-            _write_chunks(store, batch, index, embedder.model_id, report)
-            if advance:
-                advance(len(batch))
+    step = Counter(on_progress if len(stale) > 20 else None, "chunking", len(stale), "posts")
+    for i in range(0, len(stale), POSTS_PER_TX):
+        batch = [(row, chunk_text(row["title"], row["text"], count, embedder.max_tokens))
+                 for row in stale[i:i + POSTS_PER_TX]]
+        _write_chunks(store, batch, index, embedder.model_id, report)
+        step.advance(len(batch))
 
 
-def embed_pending(store: Store, embedder: Any, index: Any, report: IndexReport, *,
-                  batch_size: int, progress: bool = False) -> None:
+def _embed_fn(embedder: Embedder) -> Callable[[list[str]], Any]:
+    """The embedder's array form when it has one (no Python lists of floats in between)."""
+    array = getattr(embedder, "embed_array", None)
+    return array if callable(array) else embedder.embed_documents
+
+
+def embed_pending(store: Store, embedder: Embedder, index: VectorIndex, report: IndexReport, *,
+                  batch_size: int, on_progress: OnProgress | None = None) -> None:
     model_id = embedder.model_id
     pending = list(store.conn.execute(
         "SELECT c.id, c.post_id, c.heading, c.text, c.tokens, p.title, p.published, p.is_af, "
         "p.site FROM chunks c JOIN posts p ON p.id = c.post_id "
         "WHERE c.embedded_model IS NULL OR c.embedded_model != ? ORDER BY c.tokens, c.cid",
         (model_id,)))  # batches of similar length: little padding in the model
-    embed = getattr(embedder, "embed_array", None) or embedder.embed_documents
-    with _progress(progress, len(pending), "embedding") as advance:
-        for i in range(0, len(pending), batch_size):
-            rows = pending[i:i + batch_size]
-            ids = [r["id"] for r in rows]
-            have = index.existing(ids)  # stored by a run that was killed before marking them
-            todo = [r for r in rows if r["id"] not in have]
-            if todo:
-                t0 = time.perf_counter()
-                vecs = embed([header_for(r["title"], r["heading"]) + r["text"] for r in todo])
-                report.embed_seconds += time.perf_counter() - t0
-                index.add([r["id"] for r in todo], vecs, [chunk_meta(r) for r in todo])
-                report.chunks_embedded += len(todo)
-                report.tokens_embedded += sum(r["tokens"] for r in todo)
-            with store.tx() as tx:
-                tx.executemany("UPDATE chunks SET embedded_model = ? WHERE id = ?",
-                               [(model_id, x) for x in ids])
-            if advance:
-                advance(len(rows))
+    embed = _embed_fn(embedder)
+    step = Counter(on_progress if pending else None, "embedding", len(pending), "chunks")
+    for i in range(0, len(pending), batch_size):
+        rows = pending[i:i + batch_size]
+        ids = [r["id"] for r in rows]
+        have = index.existing(ids)  # stored by a run that was killed before marking them
+        todo = [r for r in rows if r["id"] not in have]
+        if todo:
+            t0 = time.perf_counter()
+            vecs = embed([header_for(r["title"], r["heading"]) + r["text"] for r in todo])
+            report.embed_seconds += time.perf_counter() - t0
+            index.add([r["id"] for r in todo], vecs, [chunk_meta(r) for r in todo])
+            report.chunks_embedded += len(todo)
+            report.tokens_embedded += sum(r["tokens"] for r in todo)
+        with store.tx() as tx:
+            tx.executemany("UPDATE chunks SET embedded_model = ? WHERE id = ?",
+                           [(model_id, x) for x in ids])
+        step.advance(len(rows))
 
 
-def _up_to_date(store: Store, model_id: str) -> bool:
+def up_to_date(store: Store, model_id: str) -> bool:
     """No tombstone to flush, no post to (re)chunk and no chunk to embed for ``model_id``:
     then every chunk's vector is in the index (SQLite marks a chunk embedded only after its
     vector is stored), so a run would change nothing."""
@@ -207,38 +185,36 @@ def _up_to_date(store: Store, model_id: str) -> bool:
             and not _stale_posts(store))
 
 
-def run_index(settings: Any, store: Store, *, progress: bool = True) -> IndexReport:
-    """Chunk what changed, embed what is pending, remove what was superseded."""
-    from kb.embed.factory import get_embedder, use_with_llama_index
-    from kb.index.vector import open_index
+def run_index(store: Store, embedder: Embedder, index: VectorIndex, *, batch_size: int = 250,
+              on_progress: OnProgress | None = None) -> IndexReport:
+    """Chunk what changed, embed what is pending, remove what was superseded.
 
+    When nothing is pending the index is not touched at all (a lazily opened index is never
+    opened: a second `kb daily` does not load Chroma)."""
     t0 = time.perf_counter()
-    embedder = get_embedder(settings)
-    if _up_to_date(store, embedder.model_id):  # nothing to do: skip loading llama-index+Chroma
+    if up_to_date(store, embedder.model_id):
         done = store.count("chunks")
         return IndexReport(model_id=embedder.model_id, chunks_total=done, vectors_total=done,
                            seconds=time.perf_counter() - t0)
-    use_with_llama_index(embedder)
-    index = open_index(settings, embedder.model_id, embedder.dim)
     report = IndexReport(model_id=embedder.model_id)
     _flush_tombstones(store, index, report)
-    sync_chunks(store, embedder, index, report, progress=progress)
-    embed_pending(store, embedder, index, report, batch_size=settings.index.batch_size,
-                  progress=progress)
+    sync_chunks(store, embedder, index, report, on_progress=on_progress)
+    embed_pending(store, embedder, index, report, batch_size=batch_size, on_progress=on_progress)
     report.chunks_total = store.count("chunks")
     report.vectors_total = index.count()
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def run_reindex(settings: Any, store: Store, *, progress: bool = True) -> IndexReport:
-    """Drop the vector collection of the current model and rebuild it from SQLite."""
-    from kb.embed.factory import get_embedder
-    from kb.index.vector import drop_index
+def run_reindex(store: Store, embedder: Embedder, fresh_index: Callable[[], VectorIndex], *,
+                batch_size: int = 250, on_progress: OnProgress | None = None) -> IndexReport:
+    """Rebuild the vectors of ``embedder`` from SQLite into ``fresh_index()`` (an emptied
+    index; see :meth:`kb.runtime.Runtime.fresh_index`).
 
-    embedder = get_embedder(settings)
-    drop_index(settings, embedder.model_id)  # local index: the whole (maybe damaged) directory
+    SQLite forgets the vectors first, so a run killed at any point leaves chunks that the
+    next `kb index` embeds (or finds already stored)."""
     with store.tx() as tx:
         tx.execute("UPDATE chunks SET embedded_model = NULL")
         tx.execute("DELETE FROM chunk_tombstones")
-    return run_index(settings, store, progress=progress)
+    return run_index(store, embedder, fresh_index(), batch_size=batch_size,
+                     on_progress=on_progress)

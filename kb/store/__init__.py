@@ -1,5 +1,5 @@
 """The SQLite store: the source of truth for posts, versions, chunks, summaries and digests."""
 
-from kb.store.db import Store, StoreError, open_store, utcnow
+from kb.store.db import Store, StoreError, utcnow
 
-__all__ = ["Store", "StoreError", "open_store", "utcnow"]
+__all__ = ["Store", "StoreError", "utcnow"]

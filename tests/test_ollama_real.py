@@ -38,10 +38,16 @@ def real_settings(monkeypatch):
     return load_settings()
 
 
+def get_llm(settings):
+    from kb.models.factory import build_llm
+
+    llm, notice = build_llm(settings)
+    assert notice is None  # llm.backend = "ollama": never the built-in fallback
+    return llm
+
+
 @pytest.fixture
 def llm(real_settings):
-    from kb.models.factory import get_llm
-
     return get_llm(real_settings)
 
 
@@ -73,7 +79,6 @@ def test_context_overflow(llm):
 
 
 def test_unknown_model(real_settings, monkeypatch):
-    from kb.models.factory import get_llm
     from kb.settings import load_settings
 
     monkeypatch.setenv("KB_LLM_MODEL", "kb-test-no-such-model:1b")
@@ -90,8 +95,19 @@ def test_timeout(llm):
         slow.chat([Message("user", "Write a long poem about the sea.")], max_tokens=256)
 
 
+def test_status_and_tags(real_settings, llm):
+    from kb.models.ollama_client import OllamaClient
+    from kb.models.status import models_status
+
+    with OllamaClient.from_settings(real_settings) as client:
+        assert llm.model in client.tags()
+        trained = client.context_length(llm.model)
+        assert trained is None or trained >= llm.context_window
+    role = next(r for r in models_status(real_settings)["roles"] if r["role"] == "llm")
+    assert role["reachable"] is True and role["present"] is True
+
+
 def test_digest_mismatch(real_settings):
-    from kb.models.factory import get_llm
     from kb.models.ollama import DigestMismatch
     from kb.models.status import models_status
     from kb.settings import shipped_models_lock

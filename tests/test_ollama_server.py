@@ -113,3 +113,67 @@ def test_client_hanging_up_mid_stream_frees_the_model(ollama_server):
         "model": "qwen2.5:7b-instruct", "prompt": "Hi", "stream": False,
         "options": {"num_predict": 4}})
     assert r.json()["done"] is True
+
+
+def test_the_official_client_covers_the_api_kb_uses(make_ollama_server):
+    import ollama
+
+    server = make_ollama_server(present=["nomic-embed-text"])
+    client = ollama.Client(host=server.url)
+    assert [m.model for m in client.list().models] == ["nomic-embed-text:latest"]
+    info = client.show("nomic-embed-text").modelinfo or {}
+    assert info["llama.context_length"] == 8192
+    e = client.embed(model="nomic-embed-text", input=["alpha", "beta"], truncate=True)
+    assert len(e.embeddings) == 2 and len(e.embeddings[0]) == 576
+    parts = list(client.pull("qwen2.5:7b-instruct", stream=True))
+    assert parts[0].status == "pulling manifest" and parts[-1].status == "success"
+    assert any(p.total and p.completed is not None for p in parts)
+    r = client.chat(model="qwen2.5:7b-instruct", messages=[{"role": "user", "content": "Hi"}],
+                    format={"type": "object", "properties": {"a": {"type": "integer"}},
+                            "required": ["a"]},
+                    options={"num_predict": 16, "temperature": 0, "num_ctx": 1024})
+    assert r.done
+    sent = server.requests[-1][2]
+    assert sent["format"]["required"] == ["a"] and sent["options"]["num_ctx"] == 1024
+    assert all(ua.startswith("ollama-python/") for ua in server.user_agents)
+
+
+def test_chunked_bodies_and_absolute_form_targets_are_accepted(make_ollama_server):
+    server = make_ollama_server()
+
+    def chunks():
+        yield b'{"model": "qwen2.5:7b-instruct", '
+        yield b'"messages": []}'
+
+    r = httpx.post(f"{server.url}/api/chat", content=chunks(), timeout=30)
+    assert r.status_code == 200 and r.json()["done_reason"] == "load"
+    assert server.requests[-1] == ("POST", "/api/chat",
+                                   {"model": "qwen2.5:7b-instruct", "messages": []})
+    with httpx.Client(proxy=server.url, timeout=30) as proxied:
+        tags = proxied.get("http://ollama.invalid:11434/api/tags").json()["models"]
+    assert "qwen2.5:7b-instruct" in {m["name"] for m in tags}
+    assert server.proxied == ["http://ollama.invalid:11434/api/tags"]
+    assert server.requests[-1][:2] == ("GET", "/api/tags")
+
+
+def test_fault_knobs_drop_and_break(make_ollama_server):
+    server = make_ollama_server()
+    server.drop_next = 1
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(f"{server.url}/api/tags", timeout=10)
+    assert httpx.get(f"{server.url}/api/tags", timeout=10).status_code == 200
+    body = {"model": "qwen2.5:7b-instruct", "messages": [{"role": "user", "content": "Count."}],
+            "options": {"num_predict": 20}}
+    server.break_stream_after = 2
+    with (httpx.stream("POST", f"{server.url}/api/chat", json=body, timeout=30) as r,
+          pytest.raises(httpx.RemoteProtocolError)):
+        list(r.iter_lines())
+    for how, check in (("garble", lambda lines: not lines[-1].endswith("}")),
+                       ("end", lambda lines: not json.loads(lines[-1])["done"])):
+        server.break_stream_how = how
+        with httpx.stream("POST", f"{server.url}/api/chat", json=body, timeout=30) as r:
+            lines = [line for line in r.iter_lines() if line]
+        assert len(lines) == (3 if how == "garble" else 2) and check(lines)
+    server.break_stream_after = None
+    with httpx.stream("POST", f"{server.url}/api/chat", json=body, timeout=30) as r:
+        assert json.loads([line for line in r.iter_lines() if line][-1])["done"] is True

@@ -1,31 +1,40 @@
-"""Embeddings served by Ollama (``POST /api/embed``), e.g. ``nomic-embed-text``.
+"""Embeddings served by Ollama (``/api/embed``), e.g. ``nomic-embed-text``.
 
 Select with ``KB_EMBED_BACKEND=ollama`` (or ``[embed] backend = "ollama"``); the model is the
-``[embed_ollama]`` entry of models.lock unless ``embed.ollama_model`` overrides it.
+``[embed_ollama]`` entry of models.lock unless ``embed.ollama_model`` overrides it.  Requests go
+through :class:`~kb.models.ollama_client.OllamaClient`, so the embedder has the chat backend's
+timeouts, retries and proxy policy; its failures are :class:`EmbedderError` sentences.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from kb.embed.base import EmbedderError
+from kb.models.base import LLMError
+from kb.models.ollama_client import ModelNotFound, OllamaClient, OllamaUnreachable
+from kb.settings import Settings
 
 
 class OllamaEmbedder:
-    def __init__(self, host: str, model: str, *, dim: int | None = None, max_tokens: int = 2048,
-                 digest: str = "", timeout: float = 300.0, connect_timeout: float = 3.0,
-                 batch_size: int = 32) -> None:
-        import httpx
+    """An embedding model served by Ollama, implementing :class:`kb.embed.base.Embedder`.
 
-        self.host = host.rstrip("/")
+    ``dim`` is what models.lock records for the model: vectors of another size are refused
+    (an index built for one model must never be filled with another's vectors)."""
+
+    def __init__(self, client: OllamaClient, model: str, *, dim: int | None = None,
+                 max_tokens: int = 2048, digest: str = "", batch_size: int = 32) -> None:
+        self.client = client
         self.model = model
         self._dim = dim
         self._max_tokens = max_tokens
         self._digest = digest
         self.batch_size = max(1, batch_size)
-        self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect_timeout))
         self.requests = 0
+
+    @property
+    def host(self) -> str:
+        return self.client.host
 
     @property
     def model_id(self) -> str:
@@ -47,41 +56,40 @@ class OllamaEmbedder:
         # no tokenizer for a served model: a conservative estimate (BPE averages ~4 chars/token)
         return len(text) // 3 + 2
 
-    def _embed(self, texts: list[str]) -> list[list[float]]:
-        import httpx
+    def close(self) -> None:
+        self.client.close()
 
-        url = f"{self.host}/api/embed"
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        vecs = self._request(texts)
+        if len(vecs) != len(texts):
+            raise EmbedderError(f"Ollama at {self.host} sent {len(vecs)} embeddings for "
+                                f"{len(texts)} inputs: try again, and check the server log")
         try:
-            resp = self._client.post(url, json={"model": self.model, "input": texts,
-                                                "truncate": True})
-        except httpx.HTTPError as exc:
-            raise EmbedderError(
-                f"Ollama at {self.host} is not reachable for embeddings ({exc.__class__.__name__}: "
-                f"{exc}); start it with `ollama serve`, set OLLAMA_HOST, or use "
-                "KB_EMBED_BACKEND=onnx") from exc
-        self.requests += 1
-        if resp.status_code == 404:
-            raise EmbedderError(f"Ollama at {self.host} has no model {self.model!r}: run "
-                                f"`ollama pull {self.model}`")
-        if resp.status_code != 200:
-            raise EmbedderError(f"Ollama at {self.host} answered {resp.status_code} to /api/embed: "
-                                f"{resp.text[:200]}")
-        try:
-            data: Any = resp.json()
-            vecs = data["embeddings"]
-            if not isinstance(vecs, list) or len(vecs) != len(texts):
-                raise ValueError(f"{len(vecs) if isinstance(vecs, list) else 'no'} embeddings "
-                                 f"for {len(texts)} inputs")
-            out = [_unit([float(x) for x in v]) for v in vecs]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise EmbedderError(f"Ollama at {self.host} sent a malformed /api/embed answer: "
-                                f"{exc}") from exc
+            out = [_unit(v) for v in vecs]
+        except ValueError as exc:
+            raise EmbedderError(f"Ollama model {self.model} at {self.host} returned {exc}: "
+                                f"check the model") from exc
         if out and self._dim is not None and len(out[0]) != self._dim:
             raise EmbedderError(f"Ollama model {self.model} returned {len(out[0])}-dim vectors, "
                                 f"expected {self._dim} (models.lock [embed_ollama] dim)")
         if out and self._dim is None:
             self._dim = len(out[0])
         return out
+
+    def _request(self, texts: list[str]) -> list[list[float]]:
+        try:
+            vecs = self.client.embed(self.model, texts)
+        except OllamaUnreachable as exc:
+            raise EmbedderError(
+                f"Ollama at {self.host} is not reachable for embeddings: start it with "
+                f"`ollama serve`, set OLLAMA_HOST, or use KB_EMBED_BACKEND=onnx") from exc
+        except ModelNotFound as exc:
+            raise EmbedderError(f"Ollama at {self.host} has no model {self.model!r}: run "
+                                f"`ollama pull {self.model}`") from exc
+        except LLMError as exc:
+            raise EmbedderError(f"embedding with {self.model} failed: {exc}") from exc
+        self.requests += 1
+        return vecs
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         out: list[list[float]] = []
@@ -100,7 +108,9 @@ def _unit(v: list[float]) -> list[float]:
     return [x / n for x in v]
 
 
-def load_ollama_embedder(settings: Any) -> OllamaEmbedder:
+def load_ollama_embedder(settings: Settings) -> OllamaEmbedder:
+    """The embedder of ``settings``: models.lock's ``[embed_ollama]`` model (its dim, context
+    and digest), or ``embed.ollama_model`` (then nothing is known about it in advance)."""
     from kb.models.lockfile import ModelFileError, load_lock
 
     try:
@@ -111,9 +121,8 @@ def load_ollama_embedder(settings: Any) -> OllamaEmbedder:
     model = settings.embed.ollama_model or locked
     same = model == locked
     return OllamaEmbedder(
-        settings.ollama.host, model,
+        OllamaClient.from_settings(settings), model,
         dim=int(entry["dim"]) if same and entry.get("dim") else None,
         max_tokens=int(entry.get("max_tokens", 2048)) if same else 512,
         digest=str(entry.get("digest", "")) if same else "",
-        timeout=settings.ollama.timeout, connect_timeout=settings.ollama.connect_timeout,
         batch_size=settings.embed.batch_size)

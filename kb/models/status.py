@@ -4,14 +4,14 @@ and recording the digests the user's Ollama has in ``$KB_HOME/models.lock``."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from kb.models.base import LLMError
-from kb.models.ollama import OllamaClient, OllamaModel
+from kb.models.lock_edit import set_digests
+from kb.models.ollama_client import OllamaClient, OllamaModel
 from kb.models.spec import (
     OllamaModelSpec,
     digests_match,
@@ -50,9 +50,9 @@ class RoleStatus:
 
 
 def status_client(settings: Settings) -> OllamaClient:
-    o = settings.ollama
-    return OllamaClient(o.host, timeout=min(o.timeout, 30.0), connect_timeout=o.connect_timeout,
-                        retries=0)
+    """A client for quick checks: no retries, and at most 30 s per request."""
+    return OllamaClient.from_settings(settings, timeout=min(settings.ollama.timeout, 30.0),
+                                      retries=0)
 
 
 def _packaged(role: str, backend: str, lock: dict[str, Any], subs: list[str], selected: bool,
@@ -161,21 +161,12 @@ Progress = Callable[[str, str, int | None, int | None], None]  # tag, status, co
 
 
 def pull(settings: Settings, model: str, on_progress: Progress | None = None) -> None:
-    """``/api/pull`` one tag, reporting Ollama's NDJSON progress; raises LLMError."""
-    client = OllamaClient(settings.ollama.host, timeout=settings.ollama.timeout,
-                          connect_timeout=settings.ollama.connect_timeout,
-                          retries=settings.ollama.retries)
-    try:
-        last = ""
-        for obj in client.stream("/api/pull", {"model": model, "stream": True}, model):
-            last = str(obj.get("status", ""))
+    """Have Ollama pull one tag, reporting its progress; raises LLMError (also when the
+    download stops before Ollama reports success)."""
+    with OllamaClient.from_settings(settings) as client:
+        for part in client.pull(model):
             if on_progress is not None:
-                on_progress(model, last, obj.get("completed"), obj.get("total"))
-        if last != "success":
-            raise LLMError(f"pulling {model} from Ollama at {client.host} ended with "
-                           f"{last!r} instead of success: run `kb models pull` again")
-    finally:
-        client.close()
+                on_progress(model, part.status or "", part.completed, part.total)
 
 
 # --- kb models lock -------------------------------------------------------------------------
@@ -184,32 +175,6 @@ class LockResult:
     path: Path
     locked: list[tuple[str, str, str]]  # (lock entry, tag, digest)
     missing: list[tuple[str, str]]  # (lock entry, tag) Ollama does not have
-
-
-def set_digests(text: str, digests: dict[str, str]) -> str:
-    """models.lock text with ``digest = "…"`` set in the given tables; comments are kept."""
-    out: list[str] = []
-    table, done = "", set()
-
-    def flush() -> None:
-        if table in digests and table not in done:
-            while out and not out[-1].strip():
-                out.pop()
-            out.append(f'digest = "{digests[table]}"')
-            out.append("")
-            done.add(table)
-
-    for line in text.splitlines():
-        header = re.match(r"\s*\[([^\]]+)\]\s*(#.*)?$", line)
-        if header:
-            flush()
-            table = header.group(1).strip()
-        elif table in digests and re.match(r"\s*digest\s*=", line):
-            line = f'digest = "{digests[table]}"'
-            done.add(table)
-        out.append(line)
-    flush()
-    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def lock_digests(settings: Settings) -> LockResult:

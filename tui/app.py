@@ -1,7 +1,9 @@
 """`kb tui`: read digests and posts offline, search, ask, manage sources.
 
-Start-up stays light: only the Digests screen is imported at start; the other screens load when
-first shown, and anything heavy (retrieval, models, ingest) is imported inside thread workers.
+The app is given the process's :class:`kb.runtime.Runtime` (settings, store and the lazily
+built backends) and every screen reads through it.  Start-up stays light: only the Digests
+screen is imported at start; the other screens load when first shown, and anything heavy
+(retrieval, models, ingest) is imported and built inside thread workers.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from kb.settings import Settings, ensure_home, load_settings
-from kb.store.db import Store
+from kb.search_types import Mode
+from kb.store.posts import get_post
 from tui.commands import KbCommands
+
+if TYPE_CHECKING:
+    from kb.runtime import Runtime
 
 SCREENS: dict[str, tuple[str, str]] = {
     "digests": ("tui.screens.digests", "DigestsScreen"),
@@ -32,14 +37,15 @@ def _lazy(mode: str) -> Callable[[], Screen[Any]]:
     module, name = SCREENS[mode]
 
     def make() -> Screen[Any]:
-        return getattr(importlib.import_module(module), name)()  # type: ignore[no-any-return]
+        screen_class: type[Screen[Any]] = getattr(importlib.import_module(module), name)
+        return screen_class()
 
     return make
 
 
 class KbApp(App[None]):
-    """The kb terminal UI.  ``llm`` (tests: a FakeLLM) is passed through to ask; ``search_mode``
-    overrides the retrieval mode (hybrid | keyword | vector)."""
+    """The kb terminal UI on ``runtime``.  ``start`` is the first screen, ``open_post`` a post
+    (id or URL) to open on top of it, ``search_mode`` the Search screen's initial mode."""
 
     CSS_PATH = Path(__file__).with_name("kb.tcss")
     TITLE = "kb"
@@ -58,19 +64,11 @@ class KbApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, settings: Settings | None = None, store: Store | None = None, *,
-                 llm: Any = None, ask_options: dict[str, Any] | None = None,
-                 search_mode: str | None = None, start: str = "digests",
-                 theme: str = DARK, open_post: str | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, start: str = "digests", theme: str = DARK,
+                 open_post: str | None = None, search_mode: Mode | None = None) -> None:
         super().__init__()
-        self.settings = settings or load_settings()
-        if store is None:
-            ensure_home(self.settings)
-            store = Store(self.settings.db_path)
-        self.store = store
-        self.llm = llm
-        self.ask_options = dict(ask_options or {})  # extra ask() arguments (tests: embedder)
-        self.search_mode = search_mode or "hybrid"
+        self.runtime = runtime
+        self.search_mode: Mode = search_mode or "hybrid"
         self.start_mode = start if start in SCREENS else "digests"
         self.theme = theme
         self.initial_post = open_post
@@ -78,9 +76,7 @@ class KbApp(App[None]):
     async def on_mount(self) -> None:
         await self.switch_mode(self.start_mode)
         if self.initial_post:
-            from kb.store.posts import get_post
-
-            post = get_post(self.store, self.initial_post, with_text=False)
+            post = get_post(self.runtime.store, self.initial_post, with_text=False)
             if post is None:
                 self.notify(f"no post {self.initial_post!r} in the archive", markup=False,
                             severity="warning")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 GLOBAL: list[tuple[str, str, str]] = [
@@ -26,23 +27,31 @@ ELSEWHERE: list[tuple[str, str, str, str]] = [
 ]
 
 
+Command = tuple[str, Callable[[], Awaitable[Any]], str]  # name, what it runs, help
+
+
 class KbCommands(Provider):
-    def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
-        app: Any = self.app
-        screen = self.screen
-        out: list[tuple[str, Callable[[], Any], str]] = []
+    """The screen's own actions (from its bindings), the app's, and those of other screens."""
+
+    def _commands(self) -> list[Command]:
+        from tui.app import KbApp  # tui.app imports this module
+
+        app, screen = self.app, self.screen
+        out: list[Command] = []
         seen: set[str] = set()
-        for binding in getattr(screen, "BINDINGS", []):
-            action, description = getattr(binding, "action", None), getattr(binding, "description", "")
-            if action and description and description not in seen:
-                seen.add(description)
-                out.append((description, partial(screen.run_action, action),
-                            f"this screen ({binding.key})"))
+        described = [b for b in screen.BINDINGS if isinstance(b, Binding) and b.description]
+        for binding in described:
+            if binding.description in seen:
+                continue
+            seen.add(binding.description)
+            out.append((binding.description, partial(screen.run_action, binding.action),
+                        f"this screen ({binding.key})"))
         for name, action, help_text in GLOBAL:
             out.append((name, partial(app.run_action, action), help_text))
-        for name, mode, action, help_text in ELSEWHERE:
-            if name not in seen:
-                out.append((name, partial(app.run_on_screen, mode, action), help_text))
+        if isinstance(app, KbApp):
+            for name, mode, action, help_text in ELSEWHERE:
+                if name not in seen:
+                    out.append((name, partial(app.run_on_screen, mode, action), help_text))
         return out
 
     async def discover(self) -> Hits:

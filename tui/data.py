@@ -1,35 +1,29 @@
-"""What the TUI reads from the store, in one place (plain functions, no textual).
+"""What the TUI reads from the archive, in one place (plain functions, no textual, no SQL).
 
-Digests and summaries come from the ``digests``/``summaries`` tables when the store has them
-(their columns are checked at run time) and otherwise from ``$KB_HOME/digests/YYYY-MM-DD.md``.
+Everything goes through the store and digest APIs.  A day's digest is the one
+``kb daily`` stored (its posts come from the digest's JSON) or, for days with no stored digest,
+the Markdown file ``$KB_HOME/digests/YYYY-MM-DD.md`` (its posts are the links it holds).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digest import repo as digest_repo
 from kb.store import posts as posts_repo
 from kb.store.db import Store
 
 DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.md$")
 LINK = re.compile(r"\[([^\]\n]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)")
 KB_LINK = re.compile(r"^kb:(?://)?(?:post/)?([\w-]+)$")
-
-
-def tables(store: Store) -> set[str]:
-    return {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-
-
-def columns(store: Store, table: str) -> list[str]:
-    return [r[1] for r in store.conn.execute(f"PRAGMA table_info({table})")]
-
-
-def _first(cols: list[str], *names: str) -> str | None:
-    return next((n for n in names if n in cols), None)
+BARE_URL = re.compile(r"(?<![(<])\bhttps?://[^\s)>\]]+")
+# the order the Posts list shows a digest's posts in (and the kind kept for a post met twice)
+KINDS = ("key post", "summary", "updated", "also published", "linked")
 
 
 # --- digests --------------------------------------------------------------------------------
@@ -37,7 +31,7 @@ def _first(cols: list[str], *names: str) -> str | None:
 class DigestPost:
     post_id: str
     title: str
-    kind: str  # "key post" | "summary" | "linked"
+    kind: str  # one of KINDS
 
 
 @dataclass
@@ -48,41 +42,28 @@ class Digest:
     origin: str = ""  # "store" or the file path
 
 
-def _digest_table(store: Store) -> tuple[str, str] | None:
-    """(day column, markdown column) of the digests table, if it has usable ones."""
-    if "digests" not in tables(store):
-        return None
-    cols = columns(store, "digests")
-    day = _first(cols, "day", "date", "digest_date")
-    md = _first(cols, "markdown", "text", "body", "content")
-    return (day, md) if day and md else None
+def _file_days(digests_dir: Path) -> set[str]:
+    if not digests_dir.is_dir():
+        return set()
+    return {m.group(1) for p in digests_dir.iterdir() if (m := DAY_FILE.match(p.name))}
 
 
 def digest_days(store: Store, digests_dir: Path) -> list[str]:
-    """Every day with a digest, newest first."""
-    days: set[str] = set()
-    found = _digest_table(store)
-    if found:
-        days |= {str(r[0])[:10] for r in store.conn.execute(f"SELECT {found[0]} FROM digests")}
-    if digests_dir.is_dir():
-        days |= {m.group(1) for p in digests_dir.iterdir() if (m := DAY_FILE.match(p.name))}
+    """Every day with a digest (stored or as a file), newest first."""
+    days = set(digest_repo.digest_days(store)) | _file_days(digests_dir)
     return sorted(days, reverse=True)
 
 
 def load_digest(store: Store, digests_dir: Path, day: str) -> Digest | None:
-    found = _digest_table(store)
-    if found:
-        row = store.conn.execute(
-            f"SELECT * FROM digests WHERE substr({found[0]}, 1, 10) = ? ORDER BY rowid DESC LIMIT 1",
-            (day,)).fetchone()
-        if row is not None and row[found[1]]:
-            d = Digest(day, row[found[1]], origin="store")
-            d.posts = digest_posts(store, d.markdown, dict(row))
-            return d
+    """The digest of ``day``: the stored one, else the file; None when there is neither."""
+    stored = digest_repo.get_digest(store, day)
+    if stored is not None and stored.markdown:
+        found = _from_json(store, stored.data) or _from_markdown(store, stored.markdown)
+        return Digest(day, stored.markdown, _unique(found), "store")
     path = digests_dir / f"{day}.md"
     if path.is_file():
         md = path.read_text(encoding="utf-8", errors="replace")
-        return Digest(day, md, digest_posts(store, md, {}), origin=str(path))
+        return Digest(day, md, _unique(_from_markdown(store, md)), str(path))
     return None
 
 
@@ -90,40 +71,38 @@ def resolve_link(store: Store, href: str) -> str | None:
     """The post id a digest link points at (``kb:post/<id>``, a post id, or any post URL)."""
     href = href.strip().strip("<>")
     m = KB_LINK.match(href)
-    ref = m.group(1) if m else href
-    post = posts_repo.get_post(store, ref, with_text=False)
+    post = posts_repo.get_post(store, m.group(1) if m else href, with_text=False)
     return post.id if post else None
 
 
-KINDS = ("key post", "summary", "updated", "also published", "linked")
-BARE_URL = re.compile(r"(?<![(<])\bhttps?://[^\s)>\]]+")
+def _entries(value: object) -> list[Mapping[str, Any]]:
+    """The dict items of a JSON list (anything else in it is skipped)."""
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _from_json(store: Store, data: Mapping[str, Any]) -> list[DigestPost]:
+    """Posts of a stored digest (see digest.build): the posts its themes are about are key
+    posts, the other listed posts summaries, then updated and off-topic ("also") posts."""
+    listed = {p.get("n"): p for p in _entries(data.get("posts"))}
+    key = [n for theme in _entries(data.get("themes"))
+           for n in (theme.get("numbers") or []) if n in listed]
+    groups: list[tuple[str, Iterable[Mapping[str, Any]]]] = [
+        ("key post", [listed[n] for n in key]), ("summary", listed.values()),
+        ("updated", _entries(data.get("updated"))),
+        ("also published", _entries(data.get("also_published")))]
+    out: list[DigestPost] = []
+    for kind, items in groups:
+        for item in items:
+            pid = item.get("id") or resolve_link(store, str(item.get("url") or ""))
+            if pid:
+                out.append(DigestPost(str(pid), str(item.get("title") or pid), kind))
+    return out
 
 
 def _section_kind(heading: str) -> str:
     h = heading.lower()
     return ("key post" if "key" in h else "summary" if "summar" in h
             else "updated" if "updated" in h else "also published" if "also" in h else "linked")
-
-
-def _from_json(store: Store, raw: str) -> list[DigestPost]:
-    """Posts of a stored digest's JSON (digest.build): theme posts are key posts."""
-    import json
-
-    try:
-        d = json.loads(raw)
-    except ValueError:
-        return []
-    posts = {p.get("n"): p for p in d.get("posts", []) if isinstance(p, dict)}
-    key = [n for t in d.get("themes") or [] for n in t.get("numbers", [])]
-    out: list[DigestPost] = []
-    for kind, items in (("key post", [posts[n] for n in key if n in posts]),
-                        ("summary", list(posts.values())), ("updated", d.get("updated") or []),
-                        ("also published", d.get("also_published") or [])):
-        for item in items:
-            pid = item.get("id") or resolve_link(store, item.get("url", ""))
-            if pid:
-                out.append(DigestPost(pid, str(item.get("title", pid)), kind))
-    return out
 
 
 def _from_markdown(store: Store, markdown: str) -> list[DigestPost]:
@@ -146,54 +125,36 @@ def _from_markdown(store: Store, markdown: str) -> list[DigestPost]:
     return out
 
 
-def digest_posts(store: Store, markdown: str, row: dict[str, Any]) -> list[DigestPost]:
-    """Posts a digest mentions, each once, key posts first, then summaries, updated posts,
-    other posts of the day and anything else linked."""
-    found = _from_json(store, row["json"]) if isinstance(row.get("json"), str) else []
-    found = found or _from_markdown(store, markdown)
+def _unique(found: list[DigestPost]) -> list[DigestPost]:
+    """Each post once, under its most prominent kind, key posts first, then in the order
+    the digest mentions them."""
     best: dict[str, DigestPost] = {}
     for p in found:
         if p.post_id not in best or KINDS.index(p.kind) < KINDS.index(best[p.post_id].kind):
             best[p.post_id] = p
-    order = {pid: i for i, pid in reversed(list(enumerate(p.post_id for p in found)))}
+    order: dict[str, int] = {}
+    for i, p in enumerate(found):
+        order.setdefault(p.post_id, i)
     return sorted(best.values(), key=lambda p: (KINDS.index(p.kind), order[p.post_id]))
 
 
 # --- posts ----------------------------------------------------------------------------------
 def summary_for(store: Store, post_id: str) -> str | None:
-    """The newest summary of a post, if the store has one."""
-    if "summaries" not in tables(store):
-        return None
-    cols = columns(store, "summaries")
-    col = _first(cols, "summary", "text", "markdown", "body", "content")
-    if col is None or "post_id" not in cols:
-        return None
-    order = _first(cols, "created_at", "updated_at", "version", "id") or "rowid"
-    row = store.conn.execute(
-        f"SELECT {col} FROM summaries WHERE post_id = ? AND {col} IS NOT NULL "
-        f"ORDER BY {order} DESC LIMIT 1", (post_id,)).fetchone()
-    return str(row[0]) if row and row[0] else None
-
-
-def version_text(store: Store, post_id: str, version: int) -> str | None:
-    row = store.conn.execute("SELECT text FROM post_versions WHERE post_id = ? AND version = ?",
-                             (post_id, version)).fetchone()
-    return row[0] if row else None
+    """The post's newest good summary (a newer pending row, left by a failed model call, never
+    hides it)."""
+    summary = digest_repo.latest_ok_summary(store, post_id)
+    return summary.summary if summary is not None and summary.summary else None
 
 
 def version_diff(store: Store, post_id: str, version: int) -> str:
     """Unified diff from the version before ``version`` to ``version`` ("" for version 1)."""
-    new = version_text(store, post_id, version)
-    old = version_text(store, post_id, version - 1) if version > 1 else None
+    new = posts_repo.version_text(store, post_id, version)
+    old = posts_repo.version_text(store, post_id, version - 1) if version > 1 else None
     if new is None or old is None:
         return ""
     return "\n".join(difflib.unified_diff(
         old.splitlines(), new.splitlines(), fromfile=f"version {version - 1}",
         tofile=f"version {version}", n=2, lineterm=""))
-
-
-def has_posts(store: Store) -> bool:
-    return store.conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is not None
 
 
 def passage_lines(text: str, start: int, end: int) -> tuple[int, int]:

@@ -1,4 +1,5 @@
-"""Fixtures for the TUI tests: a small fixed archive in a fresh KB_HOME."""
+"""Fixtures for the TUI tests: a small fixed archive in a fresh KB_HOME, and apps built on a
+runtime with fakes (a deterministic embedder, an in-memory vector index, a scripted LLM)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import asyncio
 import inspect
 
 import pytest
-from tui_fixtures import build_archive
+from tui_fixtures import WordEmbedder, build_archive
+
+from kb.index.fake import FakeIndex
 
 
 @pytest.fixture
@@ -16,14 +19,44 @@ def archive(settings, store) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_app(settings, store):
-    """Build a KbApp on the test's settings/store (fixed theme and size come from the test)."""
+def embedder() -> WordEmbedder:
+    return WordEmbedder()
+
+
+@pytest.fixture
+def index(embedder) -> FakeIndex:
+    return FakeIndex(embedder.model_id, embedder.dim)
+
+
+@pytest.fixture
+def indexed(store, archive, embedder, index) -> dict[str, str]:
+    """The fixture archive, indexed into the test's vector index."""
+    from kb.index.indexer import run_index
+
+    run_index(store, embedder, index)
+    return archive
+
+
+@pytest.fixture
+def make_app(settings, store, embedder, index):
+    """Build a KbApp on a runtime over the test's store, embedder and index:
+    ``make_app(llm=FakeLLM([...]), start=..., ...)``; with no ``llm`` the runtime builds the one
+    the settings select, on first use.  ``runtime=`` gives the app a runtime of the test's own.
+    (The fixed theme and size come from the test.)"""
+    from kb.runtime import Runtime
     from tui.app import KbApp
 
-    def make(**kw):
-        return KbApp(settings, store, **kw)
+    runtimes: list[Runtime] = []
 
-    return make
+    def make(*, llm=None, runtime: Runtime | None = None, **kw) -> KbApp:
+        if runtime is None:
+            runtime = Runtime(settings, store=store, embedder=embedder, index=index, llm=llm)
+            runtimes.append(runtime)
+        return KbApp(runtime, **kw)
+
+    yield make
+    for runtime in runtimes:
+        runtime.close()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -3,8 +3,6 @@ notice (search still works), stored digests in the format digest/render.py write
 
 from __future__ import annotations
 
-import json
-
 from textual.command import CommandPalette
 from textual.widgets import Input, Markdown, OptionList, Static
 
@@ -88,15 +86,11 @@ async def test_command_palette_lists_every_action_and_runs_them(make_app, archiv
         assert type(app.screen).__name__ == "AddSourceScreen"
 
 
-async def test_ollama_unreachable_shows_the_notice_and_search_still_works(make_app, archive,
-                                                                          settings, store):
-    from kb.index.indexer import run_index
-
-    settings.embed.backend = "fake"
+async def test_ollama_unreachable_shows_the_notice_and_search_still_works(make_app, indexed,
+                                                                          settings):
     settings.ollama.host = "http://127.0.0.1:9"  # nothing listens there
     settings.ollama.connect_timeout = 1.0
-    run_index(settings, store, progress=False)
-    app = make_app(start="ask")
+    app = make_app(start="ask")  # no model given: the runtime would build the one of `auto`
     async with app.run_test(size=SIZE) as pilot:
         notice = app.screen.query_one("#ask-notice", Static)
         for _ in range(1500):
@@ -116,10 +110,12 @@ async def test_ollama_unreachable_shows_the_notice_and_search_still_works(make_a
             if screen.hits:
                 break
         assert screen.hits[0].title == "Reward hacking in small gridworlds"
+    assert not app.runtime.llm_loaded  # telling Ollama is missing loaded no model
 
 
 async def test_a_digest_stored_by_the_digest_builder(make_app, archive, store):
     from digest.render import render
+    from digest.repo import save_digest
 
     data = {
         "date": "2025-03-12", "timezone": "UTC", "model": "fake@0", "prompt_version": "p1",
@@ -135,12 +131,7 @@ async def test_a_digest_stored_by_the_digest_builder(make_app, archive, store):
                     "implications": "Test at scale."}],
         "connections": "", "also_published": [], "updated": [],
     }
-    md = render(data)
-    with store.tx() as conn:
-        conn.execute("INSERT INTO digests (day, json, markdown, model_id, inputs_hash, "
-                     "created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-                     ("2025-03-12", json.dumps(data), md, "fake@0", "h",
-                      "2025-03-12T12:00:00Z", "2025-03-12T12:00:00Z"))
+    save_digest(store, "2025-03-12", data, render(data), "fake@0", "h", True)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

@@ -1,14 +1,15 @@
-"""The Ask screen: streamed answer, sources, citation → highlighted passage, follow-ups, Esc."""
+"""The Ask screen: streamed answer, sources, citation → highlighted passage, follow-ups, Esc.
+
+The fixture archive is indexed into an in-memory vector index with a deterministic embedder,
+so the real hybrid search and relevance/support checks run; only the model is scripted."""
 
 from __future__ import annotations
 
 import threading
 
 from textual.widgets import Input, Markdown, OptionList, Static
-from tui_fixtures import OVERSIGHT_V2, Retriever, hit_for
 
-from digest.support import terms
-from kb.embed.fake import FakeEmbedder
+from digest.conversations import last_exchange
 from kb.models.fake import FakeLLM
 from tui.screens.ask import AskScreen
 from tui.screens.post import PostScreen
@@ -17,16 +18,9 @@ from tui.widgets.post_body import PostBody
 SIZE = (110, 32)
 REPLY = ("Every proxy we tried leaked somewhere, and the agent found the leak first [1]. "
          "Debate may help weak judges a little [2].")
-
-
-class WordEmbedder(FakeEmbedder):
-    """Bag of content words: cosine behaves like a crude similarity on the calibrated scale."""
-
-    def __init__(self) -> None:
-        super().__init__(512)
-
-    def _vec(self, text: str) -> list[float]:
-        return super()._vec(" ".join(sorted(terms(text))))
+# retrieves the gridworld post first and the oversight post second: both citations hold
+BOTH = "Did every proxy we tried leak somewhere, and does debate help weak judges?"
+REWRITTEN = "Rewritten follow-up about debate and weak judges"
 
 
 async def _ask(pilot, question: str) -> None:
@@ -42,15 +36,14 @@ async def _ask(pilot, question: str) -> None:
     await pilot.pause()
 
 
-async def test_ask_streams_the_answer_and_opens_the_cited_passage(make_app, archive, store):
-    llm = FakeLLM([REPLY, "Rewritten follow-up about debate and weak judges", REPLY])
-    hits = [hit_for(store, archive["grid"], "Every proxy we tried leaked somewhere, and the "
-                    "leak was always found by the agent before it was found by us."),
-            hit_for(store, archive["oversight"], "Update: a small pilot with human judges "
-                    "suggests it helps a little.")]
-    retriever = Retriever(hits)
-    app = make_app(llm=llm, start="ask",
-                   ask_options={"search": retriever, "embedder": WordEmbedder()})
+def _sources(screen: AskScreen) -> list[str]:
+    options = screen.query_one("#ask-sources", OptionList)
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+async def test_ask_streams_the_answer_and_opens_the_cited_passage(make_app, indexed, store):
+    llm = FakeLLM([REPLY, REWRITTEN, REPLY])
+    app = make_app(llm=llm, start="ask")
     appends: list[str] = []
     updates: list[str] = []
     orig_append, orig_update = Markdown.append, Markdown.update
@@ -70,17 +63,18 @@ async def test_ask_streams_the_answer_and_opens_the_cited_passage(make_app, arch
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             assert isinstance(app.screen, AskScreen)
-            await _ask(pilot, "Did every proxy we tried leak somewhere?")
+            await _ask(pilot, BOTH)
             screen = app.screen
             answer = screen.query(".answer").last(Markdown)
             assert "Every proxy we tried leaked somewhere" in answer.source
             assert "[1]" in answer.source and "[2]" in answer.source
             # streamed in place: pieces were appended, the document was never rebuilt per token
             assert "".join(appends) == REPLY and len(updates) <= 1
-            sources = screen.query_one("#ask-sources", OptionList)
-            assert sources.option_count == 2
-            first = str(sources.get_option_at_index(0).prompt)
+            first, second = _sources(screen)
             assert first.startswith("[1] Reward hacking in small gridworlds")
+            assert second.startswith("[2] Notes on scalable oversight")
+            assert "✓" in first and "✓" in second  # each cited sentence is supported
+            assert "2 sources cited —" in str(screen.query_one("#ask-status", Static).visual)
             # keyboard: focus the sources, Enter on [1] opens the post at the cited passage
             await pilot.press("ctrl+o", "enter")
             await pilot.pause()
@@ -95,13 +89,29 @@ async def test_ask_streams_the_answer_and_opens_the_cited_passage(make_app, arch
             await _ask(pilot, "And what about debate?")
             assert screen.turns == 2
             assert len(screen.query(".answer")) == 2
-            assert retriever.calls[-1]["query"] == "Rewritten follow-up about debate and weak judges"
+            assert "what about debate" in llm.calls[1]["messages"][-1].content
+            follow_up = last_exchange(store)
+            assert follow_up is not None and follow_up.standalone == REWRITTEN
             # Ctrl+N: a new conversation
             await pilot.press("ctrl+n")
             await pilot.pause()
             assert screen.turns == 0 and not screen.query(".answer")
     finally:
         Markdown.append, Markdown.update = orig_append, orig_update
+
+
+async def test_a_weakly_supported_citation_is_marked(make_app, indexed):
+    """About proxies only, the second source retrieved is the toy-transformer post, which does
+    not support the sentence citing it: listed with ? and counted as weak."""
+    app = make_app(llm=FakeLLM([REPLY]), start="ask")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await _ask(pilot, "Did every proxy we tried leak somewhere?")
+        screen = app.screen
+        first, second = _sources(screen)
+        assert first.startswith("[1] Reward hacking in small gridworlds") and "✓" in first
+        assert second.startswith("[2] Interpretability of toy transformers") and "?" in second
+        assert "2 sources cited, 1 weakly" in str(screen.query_one("#ask-status", Static).visual)
 
 
 class SlowLLM(FakeLLM):
@@ -122,11 +132,9 @@ class SlowLLM(FakeLLM):
             yield piece
 
 
-async def test_escape_stops_generation(make_app, archive, store):
+async def test_escape_stops_generation(make_app, indexed):
     llm = SlowLLM()
-    hits = [hit_for(store, archive["oversight"], OVERSIGHT_V2.split("\n\n")[1])]
-    app = make_app(llm=llm, start="ask",
-                   ask_options={"search": Retriever(hits), "embedder": WordEmbedder()})
+    app = make_app(llm=llm, start="ask")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -149,17 +157,20 @@ async def test_escape_stops_generation(make_app, archive, store):
         assert "stopped" in str(screen.query_one("#ask-status", Static).visual)
 
 
-async def test_unanswerable_question_lists_the_nearest_posts(make_app, archive, store):
-    hits = [hit_for(store, archive["toy"], "We looked at a two layer attention-only "
-                    "transformer trained on sorted lists.")]
-    app = make_app(llm=FakeLLM(["I cannot answer from these sources."]), start="ask",
-                   ask_options={"search": Retriever(hits), "embedder": WordEmbedder()})
+async def test_unanswerable_question_lists_the_nearest_posts(make_app, indexed):
+    app = make_app(llm=FakeLLM(["I cannot answer from these sources."]), start="ask")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await _ask(pilot, "How do sorted lists interact with attention-only transformers?")
         screen = app.screen
         answer = screen.query(".answer").last(Markdown)
         assert "does not answer" in answer.source
-        sources = screen.query_one("#ask-sources", OptionList)
-        assert sources.option_count == 1
-        assert "Interpretability of toy transformers" in str(sources.get_option_at_index(0).prompt)
+        nearest = _sources(screen)
+        assert nearest and all(label.startswith("· ") for label in nearest)
+        assert nearest[0] == "· Interpretability of toy transformers"
+        # Enter opens the nearest post at its best passage
+        await pilot.press("ctrl+o", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, PostScreen)
+        assert "sorted lists" in app.screen.query_one(PostBody).passage_text

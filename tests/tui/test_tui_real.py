@@ -16,17 +16,22 @@ SIZE = (110, 32)
 
 
 @pytest.fixture
-def real_settings(settings, store, archive, ollama_server):
+def real_runtime(settings, store, archive, ollama_server):
+    """A runtime whose backends are the ones the settings select (the ONNX embedder, Chroma
+    under KB_HOME, Ollama at the test server), with the fixture archive indexed."""
     from kb.index.indexer import run_index
+    from kb.runtime import Runtime
 
     settings.llm.backend = "ollama"
     settings.ollama.host = ollama_server.url
-    run_index(settings, store, progress=False)
-    return settings
+    runtime = Runtime(settings, store=store)
+    run_index(store, runtime.embedder, runtime.index)
+    yield runtime
+    runtime.close()
 
 
-async def test_ask_with_the_real_small_model_and_open_a_source(make_app, real_settings):
-    app = make_app(start="ask")
+async def test_ask_with_the_real_small_model_and_open_a_source(make_app, real_runtime):
+    app = make_app(runtime=real_runtime, start="ask")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -53,8 +58,8 @@ async def test_ask_with_the_real_small_model_and_open_a_source(make_app, real_se
         assert app.screen.query_one(PostBody).passage_blocks  # the passage is highlighted
 
 
-async def test_hybrid_search_with_the_real_embedder(make_app, real_settings):
-    app = make_app(start="search")
+async def test_hybrid_search_with_the_real_embedder(make_app, real_runtime):
+    app = make_app(runtime=real_runtime, start="search")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = app.screen

@@ -1,25 +1,18 @@
-"""The Search screen over a real store: FTS5 + Chroma on disk (fake embedder here; the real
-ONNX embedder in test_tui_real.py), debounce, filters, Enter → the passage highlighted."""
+"""The Search screen over a real store: FTS5 + an in-memory vector index (a deterministic
+embedder here; the real ONNX embedder and Chroma on disk in test_tui_real.py), debounce,
+filters, Enter → the passage highlighted, the keyword fallback when the vector side fails."""
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Input, OptionList, Static
 
+from kb.index.fake import FakeIndex
+from kb.index.vector import VectorIndexError
 from tui.screens.post import PostScreen
 from tui.screens.search import SearchScreen
 from tui.widgets.post_body import PostBody
 
 SIZE = (110, 32)
-
-
-@pytest.fixture
-def indexed(settings, store, archive):
-    from kb.index.indexer import run_index
-
-    settings.embed.backend = "fake"
-    run_index(settings, store, progress=False)
-    return archive
 
 
 async def _wait_results(pilot, serial_before: int) -> SearchScreen:
@@ -104,3 +97,28 @@ async def test_markup_in_results_is_literal(make_app, indexed):
         prompt = str(screen.query_one("#results", OptionList).get_option_at_index(0).prompt)
         assert "[bold red]x[/]" in prompt and "\x1b" not in prompt
         assert "[bold]markup[/bold]" in prompt
+
+
+class BrokenIndex(FakeIndex):
+    """A vector index that cannot be queried (e.g. a damaged Chroma directory)."""
+
+    def query(self, embedding, k, where=None):
+        raise VectorIndexError("vector index: cannot open the collection (damaged)")
+
+
+async def test_hybrid_falls_back_to_keywords_with_a_note(make_app, settings, store, indexed,
+                                                         embedder):
+    from kb.runtime import Runtime
+
+    runtime = Runtime(settings, store=store, embedder=embedder,
+                      index=BrokenIndex(embedder.model_id, embedder.dim))
+    app = make_app(runtime=runtime, start="search")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#search-box", Input).value = "sensor tile"
+        screen = await _wait_results(pilot, 0)
+        assert _titles(screen)[0] == "Reward hacking in small gridworlds"
+        status = str(screen.query_one("#search-status", Static).visual)
+        assert "hybrid search unavailable" in status and "damaged" in status
+        assert "showing keyword results" in status

@@ -6,21 +6,11 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input
-from tui_fixtures import GRID_PASSAGE, GRID_TEXT, Retriever, hit_for
+from tui_fixtures import GRID_PASSAGE, GRID_TEXT
 
-from digest.support import terms
-from kb.embed.fake import FakeEmbedder
 from kb.models.fake import FakeLLM
 
 SIZE = (110, 32)
-
-
-class WordEmbedder(FakeEmbedder):
-    def __init__(self) -> None:
-        super().__init__(512)
-
-    def _vec(self, text: str) -> list[float]:
-        return super()._vec(" ".join(sorted(terms(text))))
 
 
 async def _settle(pilot, until=lambda: True, tries: int = 1500) -> None:
@@ -72,12 +62,7 @@ def test_versions_diff(snap_compare, make_app, archive):
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
 
-def test_search_results(snap_compare, make_app, archive, settings, store):
-    from kb.index.indexer import run_index
-
-    settings.embed.backend = "fake"
-    run_index(settings, store, progress=False)
-
+def test_search_results(snap_compare, make_app, indexed):
     async def run_before(pilot) -> None:
         screen = pilot.app.screen
         screen.query_one("#search-box", Input).value = "proxy judges"
@@ -87,19 +72,17 @@ def test_search_results(snap_compare, make_app, archive, settings, store):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_ask_answer(snap_compare, make_app, archive, store):
-    hits = [hit_for(store, archive["grid"], "Every proxy we tried leaked somewhere, and the "
-                    "leak was always found by the agent before it was found by us."),
-            hit_for(store, archive["oversight"], "Update: a small pilot with human judges "
-                    "suggests it helps a little.")]
+def test_ask_answer(snap_compare, make_app, indexed):
+    """Real hybrid retrieval over the indexed fixture archive; the question covers both cited
+    posts, so both citations are supported."""
     reply = ("Every proxy the authors tried leaked somewhere, and the agent found the leak "
              "first [1]. Debate may help weak judges a little [2].")
-    app = make_app(llm=FakeLLM([reply]), start="ask",
-                   ask_options={"search": Retriever(hits), "embedder": WordEmbedder()})
+    app = make_app(llm=FakeLLM([reply]), start="ask")
 
     async def run_before(pilot) -> None:
         screen = pilot.app.screen
-        screen.query_one("#question", Input).value = "Did every proxy we tried leak somewhere?"
+        screen.query_one("#question", Input).value = (
+            "Did every proxy we tried leak somewhere, and does debate help weak judges?")
         await pilot.press("enter")
         await _settle(pilot, lambda: screen.turns == 1)
 

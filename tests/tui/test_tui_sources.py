@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Input, ProgressBar, Static
 
 from kb.store import posts as posts_repo
 from kb.store import sources as sources_repo
+from tui.screens import sources as sources_screen
 from tui.screens.add_source import AddSourceScreen
 from tui.screens.sources import SourcesScreen
 
@@ -60,9 +61,19 @@ async def _wait_job(pilot, screen) -> None:
 
 
 async def test_ingest_runs_in_the_background_and_the_table_shows_status(make_app, settings,
-                                                                         store, tmp_path):
+                                                                         store, tmp_path,
+                                                                         monkeypatch):
     settings.ingest.index = False
     _only_local_sources(store, tmp_path)
+    drawn: list[str] = []  # the status lines drawn from the job's progress events
+
+    progress_line = sources_screen.progress_line
+
+    def spy(event):
+        drawn.append(progress_line(event))
+        return drawn[-1]
+
+    monkeypatch.setattr(sources_screen, "progress_line", spy)
     app = make_app(start="sources")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -85,6 +96,12 @@ async def test_ingest_runs_in_the_background_and_the_table_shows_status(make_app
         ok, bad = _cells(table, 0), _cells(table, 1)
         assert ok[4] == "ok" and ok[3] != "never"
         assert bad[4] == "error" and "missing.xml" in bad[5]
+    # one line per event: the total first, then each source as it finishes (in any order)
+    assert drawn[0] == "ingest 0/2 sources"
+    assert [line.split(" · ")[0] for line in drawn[1:]] == ["ingest 1/2 sources",
+                                                           "ingest 2/2 sources"]
+    assert sorted(line.split(" · ")[1] for line in drawn[1:]) == ["[red]gone[/red]",
+                                                                 "local-notes"]
     titles = {p.title for p in posts_repo.list_posts(store)}
     assert titles == {"Corrigibility as a training target", "A note on [bold]markup[/bold] in titles"}
 
@@ -131,7 +148,8 @@ async def test_add_a_source_with_the_form(make_app, store, tmp_path):
 async def test_daily_runs_in_the_background_and_writes_todays_digest(make_app, settings, store,
                                                                      tmp_path):
     """`y` runs the whole daily job (ingest, index, summaries, digest) in a worker: the real
-    pipeline on a local feed of today's posts, a scripted model, the bundled fake embedder."""
+    pipeline on a local feed of today's posts, a scripted model, a deterministic embedder and
+    an in-memory vector index."""
     from datetime import UTC, datetime, timedelta
     from email.utils import format_datetime
 
@@ -139,7 +157,6 @@ async def test_daily_runs_in_the_background_and_writes_todays_digest(make_app, s
 
     from digest.repo import get_digest
 
-    settings.embed.backend = "fake"
     now = datetime.now(UTC)
     when = format_datetime(max(now - timedelta(minutes=5),
                                now.replace(hour=0, minute=1, second=0, microsecond=0)))

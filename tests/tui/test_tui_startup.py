@@ -14,6 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import asyncio, json, sys
+from kb.runtime import Runtime
+from kb.settings import load_settings
 from tui.app import KbApp
 
 HEAVY = %r
@@ -23,7 +25,7 @@ def heavy():
     return sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in HEAVY})
 
 async def main():
-    app = KbApp()
+    app = KbApp(Runtime(load_settings()))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         seen["first_paint"] = heavy()
@@ -32,6 +34,7 @@ async def main():
             await pilot.press(key)
             await pilot.pause()
         seen["all_screens"] = heavy()
+        seen["llm_loaded"] = app.runtime.llm_loaded
 
 asyncio.run(main())
 print(json.dumps(seen))
@@ -48,3 +51,4 @@ def test_start_up_and_every_screen_import_nothing_heavy(tmp_path):
     assert seen["screen"] == "DigestsScreen"
     assert seen["first_paint"] == []
     assert seen["all_screens"] == []
+    assert seen["llm_loaded"] is False  # opening Ask loads no model

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from digest.support import terms
+from kb.embed.fake import FakeEmbedder
 from kb.store.db import Store
 from kb.store.posts import PostRecord, save_post
 
@@ -115,27 +117,12 @@ def build_archive(store: Store, digests_dir: Path, *, digests: bool = True) -> d
     return ids
 
 
-def hit_for(store: Store, post_id: str, passage: str):
-    """A SearchHit of ``passage`` in the current text of ``post_id`` (real offsets)."""
-    from kb.search_types import SearchHit
-    from kb.store.posts import get_post
+class WordEmbedder(FakeEmbedder):
+    """Bag of content words (digest.support.terms): a deterministic embedder whose cosine
+    behaves like a crude similarity on the scale ask's relevance and support checks use."""
 
-    post = get_post(store, post_id)
-    assert post is not None
-    start = post.text.index(passage)
-    return SearchHit(post_id=post.id, title=post.title, url=post.canonical_url,
-                     published=post.published, score=1.0, text=passage, start=start,
-                     end=start + len(passage), authors=post.authors, version=post.version,
-                     site=post.site)
+    def __init__(self) -> None:
+        super().__init__(512)
 
-
-class Retriever:
-    """A scripted search function with kb.retrieval.search's signature."""
-
-    def __init__(self, hits: list) -> None:
-        self.hits = hits
-        self.calls: list[dict] = []
-
-    def __call__(self, settings, store, query, **kw):
-        self.calls.append({"query": query, **kw})
-        return list(self.hits)
+    def _vec(self, text: str) -> list[float]:
+        return super()._vec(" ".join(sorted(terms(text))))

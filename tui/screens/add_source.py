@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from kb.store import sources as sources_repo
+from tui.safe import one_line
+from tui.screens.base import KbModal
 
 KINDS = [("guess from the URL", "auto"), ("feed (RSS/Atom)", "feed"), ("page (no feed)", "page")]
+KIND_OF: dict[str, sources_repo.Kind | None] = {"auto": None, "feed": "feed", "page": "page"}
 
 
-class AddSourceScreen(ModalScreen[str | None]):
+class AddSourceScreen(KbModal[str | None]):
+    """Dismissed with the new source's name, or None when cancelled."""
+
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
@@ -41,13 +43,11 @@ class AddSourceScreen(ModalScreen[str | None]):
     def _add(self) -> None:
         url = self.query_one("#add-url", Input).value
         name = self.query_one("#add-name", Input).value.strip() or None
-        kind = str(self.query_one("#add-kind", Select).value)
-        store: Any = self.app.store  # type: ignore[attr-defined]
+        kind = KIND_OF.get(str(self.query_one("#add-kind", Select).value))
         try:
-            src = sources_repo.add_source(store, url, name=name,
-                                          kind=None if kind == "auto" else kind)  # type: ignore[arg-type]
+            src = sources_repo.add_source(self.runtime.store, url, name=name, kind=kind)
         except sources_repo.SourceError as exc:
-            self.query_one("#add-source-error", Static).update(Text(str(exc)))
+            self.query_one("#add-source-error", Static).update(Text(one_line(exc)))
             return
         self.dismiss(src.name)
 

@@ -7,7 +7,7 @@ Esc sets a flag the token callback checks, which stops the generation."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple
 
 from rich.text import Text
 from textual import on, work
@@ -15,12 +15,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Markdown, OptionList, Static
 from textual.widgets.markdown import MarkdownStream
 from textual.widgets.option_list import Option
 
 from tui.safe import clean, join, one_line
+from tui.screens.base import KbScreen
+
+if TYPE_CHECKING:
+    from digest.ask import Answer
 
 INTRO = ("Ask a question about the archive. Answers cite the posts they use as `[n]`; pick a "
          "source on the right to read the cited passage. Follow-up questions continue the "
@@ -31,7 +34,16 @@ class Cancelled(Exception):
     """Raised inside the model's token callback to stop generation."""
 
 
-class AskScreen(Screen[None]):
+class Target(NamedTuple):
+    """What an entry of the Sources list opens: a post at a passage of one version."""
+
+    post_id: str
+    version: int | None
+    start: int
+    end: int
+
+
+class AskScreen(KbScreen):
     TITLE_TEXT = "Ask"
     HELP = (
         "Type a question and press `Enter`. kb retrieves passages from the archive, and the "
@@ -55,7 +67,7 @@ class AskScreen(Screen[None]):
             self.serial, self.text = serial, text
 
     class Finished(Message):
-        def __init__(self, serial: int, answer: Any = None, error: str = "",
+        def __init__(self, serial: int, answer: Answer | None = None, error: str = "",
                      cancelled: bool = False) -> None:
             super().__init__()
             self.serial, self.answer, self.error, self.cancelled = serial, answer, error, cancelled
@@ -74,7 +86,7 @@ class AskScreen(Screen[None]):
         self._stream: MarkdownStream | None = None
         self._answer_md: Markdown | None = None
         self._streamed: list[str] = []
-        self.targets: list[dict[str, Any]] = []  # what each Sources option opens
+        self.targets: list[Target] = []  # what each Sources option opens
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -89,28 +101,21 @@ class AskScreen(Screen[None]):
         yield Input(placeholder="Ask the archive a question…", id="question")
         yield Footer()
 
-    @property
-    def _app(self) -> Any:
-        return self.app
-
     def on_mount(self) -> None:
         self.sub_title = "Ask"
         self.query_one("#question", Input).focus()
-        if self._app.llm is None:
-            self._probe_model()
+        self._probe_model()
 
     @work(thread=True, group="probe")
     def _probe_model(self) -> None:
-        """The "quality is limited" notice when auto fell back to the embedded model, or why
+        """The "quality is limited" notice when auto falls back to the built-in model, or why
         no model can answer; search keeps working either way."""
         try:
-            from kb.models.factory import llm_notice
-
-            notice = llm_notice(self._app.settings)
+            notice = self.runtime.expected_llm_notice()
         except Exception as exc:
             notice = f"{one_line(exc)} Search still works (press s)."
         if notice:
-            self.post_message(self.Notice(str(notice)))
+            self.post_message(self.Notice(notice))
 
     @on(Notice)
     def _notice(self, message: Notice) -> None:
@@ -150,8 +155,9 @@ class AskScreen(Screen[None]):
     def _run(self, serial: int, question: str, follow_up: bool,
              cancel: threading.Event) -> None:
         from digest.ask import ask
+        from kb.models.base import ModelUnavailable
 
-        app = self._app
+        rt = self.runtime
 
         def on_token(piece: str) -> None:
             if cancel.is_set():
@@ -159,14 +165,19 @@ class AskScreen(Screen[None]):
             self.post_message(self.Token(serial, piece))
 
         try:
-            answer = ask(app.settings, app.store, question, k=8, llm=app.llm,
-                         on_token=on_token, continue_=follow_up, **app.ask_options)
+            answer = ask(rt.store, rt.llm, rt.embedder, rt.index, question, k=8,
+                         on_token=on_token, continue_=follow_up)
         except Cancelled:
             self.post_message(self.Finished(serial, cancelled=True))
         except Exception as exc:
-            self.post_message(self.Finished(serial, error=one_line(exc) or type(exc).__name__))
+            error = one_line(exc) or type(exc).__name__
+            if isinstance(exc, ModelUnavailable):
+                self.post_message(self.Notice(f"{error} Search still works (press s)."))
+            self.post_message(self.Finished(serial, error=error))
         else:
             self.post_message(self.Finished(serial, answer))
+        if rt.llm_loaded and (notice := rt.llm_notice):  # auto fell back to the built-in model
+            self.post_message(self.Notice(notice))
 
     @on(Token)
     async def _token(self, message: Token) -> None:
@@ -194,6 +205,7 @@ class AskScreen(Screen[None]):
             status.update(Text(message.error, style="red"))
             return
         answer = message.answer
+        assert answer is not None
         final = clean(answer.answer)
         if final != "".join(self._streamed):
             await md.update(final)  # markers of sources that were not given are removed
@@ -205,37 +217,35 @@ class AskScreen(Screen[None]):
             else f"{len(answer.citations)} sources cited" + (f", {weak} weakly" if weak else "")
             + " — ask a follow-up, or Ctrl+N for a new conversation"))
 
-    def _show_sources(self, answer: Any) -> None:
+    def _show_sources(self, answer: Answer) -> None:
         options = self.query_one("#ask-sources", OptionList)
         options.clear_options()
         self.targets = []
         if answer.abstained:
             for hit in answer.nearest:
-                self.targets.append({"post_id": hit.post_id, "version": hit.version,
-                                     "start": hit.start, "end": hit.end})
+                self.targets.append(Target(hit.post_id, hit.version, hit.start, hit.end))
                 options.add_option(Option(join("· ", (hit.title, "")), id=str(len(self.targets))))
         else:
             self._add_citations(options, answer)
         if self.targets:
             options.highlighted = 0
 
-    def _add_citations(self, options: OptionList, answer: Any) -> None:
+    def _add_citations(self, options: OptionList, answer: Answer) -> None:
         for c in answer.citations:
-            self.targets.append({"post_id": c.post_id, "version": getattr(c, "version", 0),
-                                 "start": c.start, "end": c.end})
+            self.targets.append(Target(c.post_id, c.version, c.start, c.end))
             label = Text(f"[{c.n}] ", style="bold")  # Text(): never parsed as markup
             label.append(one_line(c.title))
             label.append("  ✓" if c.supported else "  ?",
                          style="green" if c.supported else "yellow")
-            if getattr(c, "published", None):
+            if c.published:
                 label.append("\n    " + str(c.published)[:10], style="dim")
             options.add_option(Option(label, id=str(len(self.targets))))
 
     @on(OptionList.OptionSelected, "#ask-sources")
     def _open(self, event: OptionList.OptionSelected) -> None:
         target = self.targets[int(event.option.id or 1) - 1]
-        self._app.open_post(target["post_id"], version=target["version"] or None,
-                            start=target["start"], end=target["end"])
+        self.kb_app.open_post(target.post_id, version=target.version or None,
+                              start=target.start, end=target.end)
 
     # --- keys -------------------------------------------------------------------------------
     def action_cancel(self) -> None:

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Markdown, OptionList
 from textual.widgets.option_list import Option
 
+from kb.store.posts import has_posts
 from tui import data
 from tui.safe import clean, join
+from tui.screens.base import KbScreen
 from tui.widgets.empty_state import EmptyState
 
 
-class DigestsScreen(Screen[None]):
-    days: list[str] = []
-
+class DigestsScreen(KbScreen):
     TITLE_TEXT = "Digests"
     HELP = (
         "The daily digests kb wrote, newest first. Move through the **days** on the left; the "
@@ -32,6 +29,10 @@ class DigestsScreen(Screen[None]):
         Binding("p", "focus_posts", "Posts list"),
         Binding("escape", "focus_days", "Days", show=False),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.days: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -50,18 +51,16 @@ class DigestsScreen(Screen[None]):
         self.sub_title = "Digests"
         self.action_refresh()
 
-    @property
-    def _app(self) -> Any:
-        return self.app
+    def _days(self) -> list[str]:
+        return data.digest_days(self.runtime.store, self.runtime.settings.digests_dir)
 
     def on_screen_resume(self) -> None:
         # a daily run (Sources screen, or cron) may have written a digest meanwhile
-        if data.digest_days(self._app.store, self._app.settings.digests_dir) != self.days:
+        if self._days() != self.days:
             self.action_refresh()
 
     def action_refresh(self) -> None:
-        store, settings = self._app.store, self._app.settings
-        days = data.digest_days(store, settings.digests_dir)
+        days = self._days()
         self.days = days
         day_list = self.query_one("#day-list", OptionList)
         day_list.clear_options()
@@ -69,7 +68,8 @@ class DigestsScreen(Screen[None]):
         for old in self.query(EmptyState):
             old.remove()
         if not days:
-            message = EmptyState.NO_DIGESTS if data.has_posts(store) else EmptyState.NO_POSTS
+            message = (EmptyState.NO_DIGESTS if has_posts(self.runtime.store)
+                       else EmptyState.NO_POSTS)
             self.query_one("#digest-pane").mount(EmptyState(message))
             self.query_one("#digest-md", Markdown).display = False
             return
@@ -83,7 +83,8 @@ class DigestsScreen(Screen[None]):
             self.show_day(event.option.id)
 
     def show_day(self, day: str) -> None:
-        digest = data.load_digest(self._app.store, self._app.settings.digests_dir, day)
+        rt = self.runtime
+        digest = data.load_digest(rt.store, rt.settings.digests_dir, day)
         md = self.query_one("#digest-md", Markdown)
         posts = self.query_one("#digest-posts", OptionList)
         posts.clear_options()
@@ -102,7 +103,7 @@ class DigestsScreen(Screen[None]):
     @on(OptionList.OptionSelected, "#digest-posts")
     def _post_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self._app.open_post(event.option.id)
+            self.kb_app.open_post(event.option.id)
 
     @on(OptionList.OptionSelected, "#day-list")
     def _day_selected(self, event: OptionList.OptionSelected) -> None:
@@ -110,9 +111,9 @@ class DigestsScreen(Screen[None]):
 
     @on(Markdown.LinkClicked, "#digest-md")
     def _link(self, event: Markdown.LinkClicked) -> None:
-        post_id = data.resolve_link(self._app.store, event.href)
+        post_id = data.resolve_link(self.runtime.store, event.href)
         if post_id:
-            self._app.open_post(post_id)
+            self.kb_app.open_post(post_id)
         elif event.href.startswith(("http://", "https://")):
             import webbrowser
 

@@ -11,6 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Markdown, Static
 
+from tui.screens.base import KbScreen
+
 GLOBAL_KEYS = (
     "**Everywhere:** `d` Digests · `s` Search · `a` Ask · `o` Sources · `Ctrl+P` command "
     "palette (every action) · `?`/`F1` this help · `t` light/dark theme · `Tab`/`Shift+Tab` "
@@ -19,6 +21,9 @@ GLOBAL_KEYS = (
 
 
 class HelpScreen(ModalScreen[None]):
+    """Help for ``screen``: its text (a :class:`KbScreen`'s ``HELP``), its keys, the global
+    keys."""
+
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("q", "dismiss", "Close", show=False),
@@ -29,10 +34,11 @@ class HelpScreen(ModalScreen[None]):
         self.target = screen
 
     def compose(self) -> ComposeResult:
-        name = getattr(self.target, "TITLE_TEXT", type(self.target).__name__)
-        body = getattr(self.target, "HELP", "") or ""
+        target = self.target
+        name, body = ((target.TITLE_TEXT, target.HELP) if isinstance(target, KbScreen)
+                      else (type(target).__name__, ""))
         keys = Text()
-        for binding in getattr(self.target, "BINDINGS", []):
+        for binding in target.BINDINGS:
             if isinstance(binding, Binding) and binding.description:
                 key = binding.key_display or binding.key
                 keys.append(f"{key:>10}", style="bold")

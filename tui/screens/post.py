@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Markdown, Static
 
 from kb.store import posts as posts_repo
 from tui import data
 from tui.safe import clean, one_line
+from tui.screens.base import KbScreen
 from tui.widgets.post_body import PostBody
 
 
-class PostScreen(Screen[None]):
+class PostScreen(KbScreen):
     TITLE_TEXT = "Post"
     HELP = (
         "One archived post: its title, authors, date, every URL it is known by, its summary "
@@ -42,6 +40,7 @@ class PostScreen(Screen[None]):
         self.start = start
         self.end = end
         self.post: posts_repo.Post | None = None
+        self.shown_version: int | None = None  # the version whose text is on screen
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -53,16 +52,12 @@ class PostScreen(Screen[None]):
             yield PostBody(id="post-body")
         yield Footer()
 
-    @property
-    def _app(self) -> Any:
-        return self.app
-
     async def on_mount(self) -> None:
         self.sub_title = "Post"
         await self.load()
 
     async def load(self) -> None:
-        store = self._app.store
+        store = self.runtime.store
         post = posts_repo.get_post(store, self.post_id)
         body = self.query_one(PostBody)
         if post is None:
@@ -74,7 +69,7 @@ class PostScreen(Screen[None]):
         text = post.text
         shown = post.version
         if self.version and self.version != post.version:
-            other = data.version_text(store, post.id, self.version)
+            other = posts_repo.version_text(store, post.id, self.version)
             if other is not None:
                 text, shown = other, self.version
         self.query_one("#post-title", Static).update(Text(one_line(post.title), style="bold"))
@@ -131,7 +126,7 @@ class PostScreen(Screen[None]):
         from tui.screens.versions import VersionsScreen
 
         def chosen(version: int | None) -> None:
-            if version is not None and version != getattr(self, "shown_version", None):
+            if version is not None and version != self.shown_version:
                 self.version, self.start, self.end = version, None, None
                 self.run_worker(self.load(), exclusive=True, group="load")
 

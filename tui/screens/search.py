@@ -7,7 +7,6 @@ when the vector side cannot run (no index yet, no embedding model)."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -15,19 +14,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from kb.search_types import Filters, SearchHit
+from kb.search_types import Filters, Mode, SearchHit
 from tui.safe import one_line
+from tui.screens.base import KbScreen
 
 DEBOUNCE = 0.3  # seconds of quiet typing before a search runs
 HEADING = re.compile(r"(?m)^#{1,6}\s+")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MODES = [("hybrid", "hybrid"), ("keyword", "keyword"), ("vector", "vector")]
+MODES: list[tuple[str, Mode]] = [("hybrid", "hybrid"), ("keyword", "keyword"),
+                                 ("vector", "vector")]
+MODE_OF: dict[str, Mode] = {mode: mode for _, mode in MODES}
 
 
 def hit_prompt(hit: SearchHit, width: int = 96) -> Text:
@@ -42,7 +43,7 @@ def hit_prompt(hit: SearchHit, width: int = 96) -> Text:
     return out
 
 
-class SearchScreen(Screen[None]):
+class SearchScreen(KbScreen):
     TITLE_TEXT = "Search"
     HELP = (
         "Type to search the archive; results update as you type. Narrow them with the "
@@ -81,14 +82,10 @@ class SearchScreen(Screen[None]):
             yield Input(placeholder="until YYYY-MM-DD", id="until")
             yield Input(placeholder="author", id="author")
             yield Input(placeholder="source or site", id="source")
-            yield Select(MODES, value=self._app.search_mode, allow_blank=False, id="mode")
+            yield Select(MODES, value=self.kb_app.search_mode, allow_blank=False, id="mode")
         yield Static("Type to search.", id="search-status")
         yield OptionList(id="results")
         yield Footer()
-
-    @property
-    def _app(self) -> Any:
-        return self.app
 
     def on_mount(self) -> None:
         self.sub_title = "Search"
@@ -145,25 +142,33 @@ class SearchScreen(Screen[None]):
         if not query:
             self._show(self.serial, [], "Type to search.")
             return
-        mode = str(self.query_one("#mode", Select).value)
+        mode = MODE_OF.get(str(self.query_one("#mode", Select).value), "hybrid")
         status.update(Text(f"searching for {one_line(query)!r}…"))
         self._search(self.serial, query, filters, mode)
 
     @work(thread=True, exclusive=True, group="search")
-    def _search(self, serial: int, query: str, filters: Filters, mode: str) -> None:
+    def _search(self, serial: int, query: str, filters: Filters, mode: Mode) -> None:
         from kb.retrieval import search
 
-        app = self._app
+        rt = self.runtime
         note = ""
+        hits: list[SearchHit] = []
         try:
-            hits = search(app.settings, app.store, query, k=30, mode=mode, filters=filters)
-        except Exception as exc:  # the vector side may be unavailable: keywords still work
             if mode == "keyword":
-                hits, note = [], f"search failed: {one_line(exc)}"
+                hits = search(rt.store, None, None, query, k=30, mode=mode, filters=filters)
+            else:  # the embedder and the vector index are built or opened on first use
+                hits = search(rt.store, rt.embedder, rt.index, query, k=30, mode=mode,
+                              filters=filters)
+        except Exception as exc:  # whatever failed, keywords may still work
+            if mode == "keyword":
+                note = f"search failed: {one_line(exc)}"
             else:
                 note = f"{mode} search unavailable ({one_line(exc)}); showing keyword results"
-                hits = search(app.settings, app.store, query, k=30, mode="keyword",
-                              filters=filters)
+                try:
+                    hits = search(rt.store, None, None, query, k=30, mode="keyword",
+                                  filters=filters)
+                except Exception as exc2:
+                    note = f"search failed: {one_line(exc2)}"
         if not get_current_worker().is_cancelled:
             self.post_message(self.Results(serial, hits, note))
 
@@ -191,8 +196,8 @@ class SearchScreen(Screen[None]):
     @on(OptionList.OptionSelected, "#results")
     def _open(self, event: OptionList.OptionSelected) -> None:
         hit = self.hits[int(event.option.id or 0)]
-        self._app.open_post(hit.post_id, version=hit.version or None, start=hit.start,
-                            end=hit.end)
+        self.kb_app.open_post(hit.post_id, version=hit.version or None, start=hit.start,
+                              end=hit.end)
 
     def action_focus_query(self) -> None:
         self.query_one("#search-box", Input).focus()

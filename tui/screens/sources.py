@@ -1,8 +1,12 @@
-"""Sources: what kb follows, the last fetch status and error; run ingest or daily; add one."""
+"""Sources: what kb follows, the last fetch status and error; run ingest or daily; add one.
+
+Ingest and daily run in thread workers through :mod:`digest.jobs` (the same jobs as `kb ingest`
+and `kb daily`); their progress events and messages are posted back to the screen, which draws
+them as a progress bar and a status line."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -10,17 +14,37 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from kb.store import sources as sources_repo
-from tui.safe import one_line
+from tui.safe import clean, one_line
+from tui.screens.base import KbScreen
+
+if TYPE_CHECKING:
+    from digest.jobs import IngestOutcome
+    from kb.progress import Progress
 
 COLUMNS = ("name", "kind", "url", "last fetch", "status", "error")
 
 
-class SourcesScreen(Screen[None]):
+def progress_line(event: Progress) -> str:
+    """``ingest 2/5 sources · name`` (the label is feed text: shown literally by the caller)."""
+    count = f"{event.done}/{event.total}" if event.total else str(event.done or "")
+    line = " ".join(part for part in (event.task, count, event.unit) if part)
+    return f"{line} · {event.label}" if event.label else line
+
+
+def ingest_summary(outcome: IngestOutcome) -> str:
+    """What an ingest did, then the first failures (each names its source)."""
+    lines = [f"ingest finished: {outcome.ingest.line()}"]
+    lines += [one_line(message) for _where, message in outcome.ingest.failures[:5]]
+    if outcome.index_error:
+        lines.append(one_line(outcome.index_error))
+    return "\n".join(lines)
+
+
+class SourcesScreen(KbScreen):
     TITLE_TEXT = "Sources"
     HELP = (
         "The feeds and pages kb follows, with when each was last fetched, its status and the "
@@ -37,10 +61,19 @@ class SourcesScreen(Screen[None]):
         Binding("r", "refresh", "Reload"),
     ]
 
-    class Progress(Message):
-        def __init__(self, done: int, total: int | None, label: str) -> None:
+    class JobProgress(Message):
+        """A progress event of the running job."""
+
+        def __init__(self, event: Progress) -> None:
             super().__init__()
-            self.done, self.total, self.label = done, total, label
+            self.event = event
+
+    class JobLine(Message):
+        """A line the running job reports (daily's warnings and results)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -51,22 +84,18 @@ class SourcesScreen(Screen[None]):
                          id="job-status")
         yield Footer()
 
-    @property
-    def _app(self) -> Any:
-        return self.app
-
     def on_mount(self) -> None:
         self.sub_title = "Sources"
         table = self.query_one(DataTable)
         table.add_columns(*COLUMNS)
-        sources_repo.ensure_default_sources(self._app.store)
+        sources_repo.ensure_default_sources(self.runtime.store)
         self.action_refresh()
         table.focus()
 
     def action_refresh(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        for s in sources_repo.list_sources(self._app.store):
+        for s in sources_repo.list_sources(self.runtime.store):
             status_style = {"error": "bold red", "ok": "green"}.get(s.last_status or "", "")
             table.add_row(
                 Text(one_line(s.name)), Text(s.kind), Text(one_line(s.url)),
@@ -98,7 +127,7 @@ class SourcesScreen(Screen[None]):
 
     @on(DataTable.RowSelected)
     def _row(self, event: DataTable.RowSelected) -> None:
-        src = sources_repo.get_source(self._app.store, str(event.row_key.value))
+        src = sources_repo.get_source(self.runtime.store, str(event.row_key.value))
         if src is not None:
             self.action_ingest(src.name)
 
@@ -106,59 +135,42 @@ class SourcesScreen(Screen[None]):
         if self._start("daily: ingest, index, summaries, digest…"):
             self._daily()
 
+    def _post_progress(self, event: Progress) -> None:
+        """``on_progress`` of the jobs (called in the worker thread)."""
+        self.post_message(self.JobProgress(event))
+
     @work(thread=True, exclusive=False, group="job")
     def _ingest(self, only: str | None) -> str:
-        from ingest.pipeline import run_ingest
+        from digest.jobs import ingest_and_index
 
-        app = self._app
-        names = [only] if only else [s.name for s in sources_repo.list_sources(app.store)]
-        totals = {"new": 0, "updated": 0, "unchanged": 0, "errors": 0}
-        failures: list[str] = []
-        for i, name in enumerate(names):
-            self.post_message(self.Progress(i, len(names), f"ingesting {name} ({i + 1}/{len(names)})"))
-            try:
-                report = run_ingest(app.settings, app.store, source=name, progress=False)
-            except Exception as exc:
-                totals["errors"] += 1
-                failures.append(f"{name}: {exc}")
-                continue
-            for key in totals:
-                totals[key] += int(getattr(report, key, 0) or 0)
-            failures += [f"{s}: {m}" for s, m in getattr(report, "failures", [])]
-        changed = totals["new"] + totals["updated"]
-        if changed and app.settings.ingest.index:
-            self.post_message(self.Progress(len(names), len(names) + 1,
-                                            f"indexing {changed} new or updated posts"))
-            try:
-                from kb.index.indexer import run_index
-
-                run_index(app.settings, app.store, progress=False)
-            except Exception as exc:  # the posts are stored; `kb index` can finish later
-                failures.append(f"index: {exc} (run `kb index` to retry)")
-        self.post_message(self.Progress(1, 1, "done"))
-        summary = ", ".join(f"{v} {k}" for k, v in totals.items())
-        return "ingest finished: " + summary + ("\n" + "\n".join(failures[:5]) if failures else "")
+        outcome = ingest_and_index(self.runtime, source=only, on_progress=self._post_progress)
+        return ingest_summary(outcome)
 
     @work(thread=True, exclusive=False, group="job")
     def _daily(self) -> str:
-        from digest.daily import run_daily
-
-        app = self._app
+        from digest.jobs import run_daily
 
         def echo(line: str) -> None:
-            self.post_message(self.Progress(0, None, line))
+            self.post_message(self.JobLine(line))
 
-        code = run_daily(app.settings, progress=False, echo=echo, store=app.store, llm=app.llm)
+        code = run_daily(self.runtime, echo=echo, on_progress=self._post_progress)
         meaning = {0: "finished", 3: "finished with some failures (see the sources table)",
                    75: "skipped: another kb daily is running"}
         return f"daily {meaning.get(code, f'failed (exit code {code})')}"
 
-    @on(Progress)
-    def _progress(self, message: Progress) -> None:
-        bar = self.query_one("#job-progress", ProgressBar)
-        bar.update(total=message.total, progress=message.done)
-        self.query_one("#job-status", Static).update(Text(one_line(message.label)))
-        self.action_refresh()
+    @on(JobProgress)
+    def _progress(self, message: JobProgress) -> None:
+        event = message.event
+        self.query_one("#job-progress", ProgressBar).update(total=event.total,
+                                                            progress=event.done)
+        self.query_one("#job-status", Static).update(Text(one_line(progress_line(event))))
+        if event.task == "ingest":  # a source was fetched: its status changed
+            self.action_refresh()
+
+    @on(JobLine)
+    def _line(self, message: JobLine) -> None:
+        if message.text.strip():
+            self.query_one("#job-status", Static).update(Text(one_line(message.text)))
 
     @on(Worker.StateChanged)
     def _job_done(self, event: Worker.StateChanged) -> None:
@@ -167,7 +179,7 @@ class SourcesScreen(Screen[None]):
             return
         self.query_one("#job-progress", ProgressBar).remove_class("running")
         if event.state == WorkerState.SUCCESS:
-            text = Text(str(event.worker.result or "done"))
+            text = Text(clean(event.worker.result or "done"))
         else:
             text = Text(f"failed: {one_line(event.worker.error)}", style="red")
         self.query_one("#job-status", Static).update(text)

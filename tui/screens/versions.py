@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from kb.store import posts as posts_repo
 from tui import data
 from tui.safe import clean, one_line
+from tui.screens.base import KbModal
 
 
 def diff_text(diff: str) -> Text:
@@ -28,7 +26,9 @@ def diff_text(diff: str) -> Text:
     return out
 
 
-class VersionsScreen(ModalScreen[int | None]):
+class VersionsScreen(KbModal[int | None]):
+    """The versions kb archived of one post; dismissed with the version chosen (or None)."""
+
     BINDINGS = [Binding("escape", "dismiss", "Close")]
 
     def __init__(self, post_id: str, title: str) -> None:
@@ -46,8 +46,7 @@ class VersionsScreen(ModalScreen[int | None]):
                     yield Static(id="diff")
 
     def on_mount(self) -> None:
-        store: Any = getattr(self.app, "store")  # noqa: B009  (KbApp.store)
-        versions = posts_repo.list_versions(store, self.post_id)
+        versions = posts_repo.list_versions(self.runtime.store, self.post_id)
         options = self.query_one(OptionList)
         for v in versions:
             label = Text(f"v{v['version']}  ", style="bold")
@@ -61,8 +60,7 @@ class VersionsScreen(ModalScreen[int | None]):
     @on(OptionList.OptionHighlighted)
     def _show_diff(self, event: OptionList.OptionHighlighted) -> None:
         version = int(event.option.id or 0)
-        store: Any = getattr(self.app, "store")  # noqa: B009  (KbApp.store)
-        diff = data.version_diff(store, self.post_id, version)
+        diff = data.version_diff(self.runtime.store, self.post_id, version)
         widget = self.query_one("#diff", Static)
         if version == 1:
             widget.update(Text("The first version kb archived: nothing to compare with."))

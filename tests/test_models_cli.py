@@ -119,12 +119,33 @@ def test_status_flags_a_packaged_file_with_the_wrong_sha256(ollama_server, kb_ho
 
 
 def test_set_digests_keeps_comments_and_adds_missing_lines():
-    from kb.models.status import set_digests
+    from kb.models.lock_edit import set_digests
 
-    text = ('# top\n[llm]\nmodel = "a"  # chat\ndigest = ""\n\n[llm.presets.fast]\n'
-            'model = "b"\n\n[other]\nx = 1\n')
-    out = set_digests(text, {"llm": "d1", "llm.presets.fast": "d2"})
+    text = ('# top\n[llm]  # the chat model\nmodel = "a"  # chat\ndigest = ""  # pin\n\n'
+            '# the presets\n[llm.presets.fast]\nmodel = "b"\n\n# about other\n[other]\nx = 1\n\n'
+            '[embed_ollama]\nmodel = "e"\ndim = 768\n')
+    out = set_digests(text, {"llm": "d1", "llm.presets.fast": "d2", "embed_ollama": "d3"})
     data = tomllib.loads(out)
     assert data["llm"]["digest"] == "d1" and data["llm"]["presets"]["fast"]["digest"] == "d2"
+    assert data["embed_ollama"]["digest"] == "d3"
     assert data["other"] == {"x": 1}
     assert out.startswith("# top\n") and '# chat' in out
+    # every line is kept as written; a missing digest goes right after its table's last key,
+    # before the comment that introduces the next table
+    assert out == ('# top\n[llm]  # the chat model\nmodel = "a"  # chat\ndigest = "d1"  # pin\n\n'
+                   '# the presets\n[llm.presets.fast]\nmodel = "b"\ndigest = "d2"\n\n'
+                   '# about other\n[other]\nx = 1\n\n'
+                   '[embed_ollama]\nmodel = "e"\ndim = 768\ndigest = "d3"\n')
+    assert set_digests(out, {"llm": "d1", "llm.presets.fast": "d2", "embed_ollama": "d3"}) == out
+
+
+def test_set_digests_on_the_shipped_lock_changes_only_the_digest_lines():
+    from kb.models.lock_edit import set_digests
+    from kb.settings import shipped_models_lock
+
+    text = shipped_models_lock().read_text()
+    out = set_digests(text, {"llm": "a" * 64, "llm.presets.fast": "b" * 64,
+                             "embed_ollama": "c" * 64})
+    changed = [(old, new) for old, new in zip(text.splitlines(), out.splitlines(), strict=True)
+               if old != new]
+    assert changed == [('digest = ""', f'digest = "{c * 64}"') for c in "abc"]

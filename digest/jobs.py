@@ -31,7 +31,6 @@ from digest.daily import (
     run_log,
 )
 from digest.days import posts_of_day, today
-from digest.repo import kv_set
 from digest.summarize import summarize_posts
 from ingest.pipeline import IngestReport, run_import, run_ingest
 from kb.embed.base import EmbedderError
@@ -39,6 +38,7 @@ from kb.index.indexer import IndexReport, run_index
 from kb.index.vector import VectorIndexError
 from kb.progress import Counter, OnProgress
 from kb.runtime import Runtime
+from kb.store.db import kv_set
 
 log = logging.getLogger("digest.jobs")
 Echo = Callable[[str], None]

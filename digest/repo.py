@@ -153,13 +153,3 @@ def cache_put(store: Store, key: str, kind: str, value: Any) -> None:
         conn.execute("INSERT OR REPLACE INTO digest_cache (key, kind, value, created_at) "
                      "VALUES (?,?,?,?)", (key, kind, json.dumps(value, ensure_ascii=False),
                                           utcnow()))
-
-
-def kv_get(store: Store, key: str) -> str | None:
-    row = store.conn.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
-    return row[0] if row else None
-
-
-def kv_set(store: Store, key: str, value: str) -> None:
-    with store.tx() as conn:
-        conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))

@@ -39,6 +39,12 @@ DESCRIPTIONS: dict[str, str] = {
     "index.chroma": "persistent = Chroma files under $KB_HOME/chroma; http = a Chroma server",
     "index.chroma_host": "the Chroma server's host (with chroma = \"http\")",
     "index.chroma_port": "the Chroma server's port (with chroma = \"http\")",
+    "index.chroma_ssl": "talk https to the Chroma server (e.g. through a TLS proxy)",
+    "index.chroma_ca_cert": "a CA bundle file to verify the server's certificate; \"\" = the "
+                            "system's CAs",
+    "index.chroma_token": "a static token for Chroma's token auth (better: KB_INDEX_CHROMA_TOKEN)",
+    "index.chroma_token_header": "how the token is sent: Authorization (Bearer) or "
+                                 "X-Chroma-Token",
     "index.batch_size": "passages written to the vector index per batch",
     "ingest.timeout": "seconds one HTTP fetch may take",
     "ingest.retries": "retries of a fetch that failed with 429, 5xx or a network error",

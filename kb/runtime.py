@@ -85,7 +85,18 @@ class Runtime:
 
         emb = self.embedder
         return self._once("_index", lambda: LazyIndex(
-            lambda: open_chroma(self.settings, emb.model_id, emb.dim), emb.model_id, emb.dim))
+            lambda: open_chroma(self.settings, emb.model_id, emb.dim, self.namespace),
+            emb.model_id, emb.dim))
+
+    @property
+    def namespace(self) -> str:
+        """What keeps this archive's vectors apart on a Chroma server others may share: the
+        archive's id (none for the local index, which only this archive uses)."""
+        if self.settings.index.chroma != "http":
+            return ""
+        from kb.store.db import archive_id
+
+        return archive_id(self.store)
 
     def fresh_index(self) -> VectorIndex:
         """Drop every vector of the embedder's model and return the emptied index: the start of
@@ -97,7 +108,8 @@ class Runtime:
                 return self._index
             from kb.index.chroma import drop_chroma
 
-            drop_chroma(self.settings, self.embedder.model_id)
+            emb = self.embedder
+            drop_chroma(self.settings, emb.model_id, emb.dim, self.namespace)
             self._index = None
         return self.index
 

@@ -110,8 +110,12 @@ class EmbedSettings:
 @dataclass
 class IndexSettings:
     chroma: Literal["persistent", "http"] = "persistent"
-    chroma_host: str = "127.0.0.1"
+    chroma_host: str = "127.0.0.1"  # with chroma = "http": the Chroma server
     chroma_port: int = 8000
+    chroma_ssl: bool = False  # https to the server (e.g. through a TLS proxy)
+    chroma_ca_cert: str = ""  # a CA bundle to verify the server's certificate; "" = system CAs
+    chroma_token: str = ""  # sent as a static token (Chroma's token auth); KB_INDEX_CHROMA_TOKEN
+    chroma_token_header: Literal["Authorization", "X-Chroma-Token"] = "Authorization"
     batch_size: int = 250
 
 
@@ -194,11 +198,15 @@ class Settings:
             obj = getattr(self, section)
             for f in fields(obj):
                 key = f"{section}.{f.name}"
-                rows.append((key, getattr(obj, f.name), self.origins.get(key, "default")))
+                value = getattr(obj, f.name)
+                if f.name in SECRETS and value:
+                    value = "********"  # shown as set, never printed
+                rows.append((key, value, self.origins.get(key, "default")))
         return rows
 
 
 SECTIONS = ("ollama", "llm", "embed", "index", "ingest", "digest", "daily")
+SECRETS = frozenset({"chroma_token"})
 
 
 def shipped_models_lock() -> Path:

@@ -92,3 +92,21 @@ def fetcher(settings):
     f = HttpFetcher(settings.ingest)
     yield f
     f.close()
+
+
+# --- a real Chroma server (`chroma run` from the installed chromadb) ---------------------------
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """One Chroma server on loopback for the session; tests that stop it use their own."""
+    from bench.chroma_server import ChromaServer
+
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data").start()
+    yield server
+    server.stop()
+
+
+def use_chroma_server(settings, server) -> None:
+    """Point ``settings`` at ``server`` (index.chroma = "http")."""
+    settings.index.chroma = "http"
+    settings.index.chroma_host = server.host
+    settings.index.chroma_port = server.port

@@ -95,7 +95,7 @@ FACTORIES = {
     "build_embedder": {"kb/runtime.py"},
     "build_llm": {"kb/runtime.py"},
     "fallback_expected": {"kb/runtime.py"},
-    "open_chroma": {"kb/runtime.py"},
+    "open_chroma": {"kb/runtime.py", "kb/index/chroma.py"},
     "drop_chroma": {"kb/runtime.py"},
     "HttpFetcher": {"kb/runtime.py"},
     "load_onnx_embedder": {"kb/embed/factory.py"},

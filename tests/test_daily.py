@@ -16,9 +16,10 @@ from click.testing import CliRunner
 from digest_fakes import add_post, fake_llm, pid
 
 from digest.daily import LAST_SUCCESS_KEY, days_to_build
-from digest.repo import get_digest, kv_get, kv_set, save_digest
+from digest.repo import get_digest, save_digest
 from kb.models.base import ModelUnavailable
 from kb.models.fake import FakeLLM
+from kb.store.db import kv_get, kv_set
 
 REPO = Path(__file__).resolve().parent.parent
 KB = [sys.executable, "-m", "kb.cli.__main__"]

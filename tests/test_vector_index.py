@@ -24,7 +24,8 @@ def _cos(a: list[float], b: list[float]) -> float:
         math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
 
 
-@pytest.fixture(params=["chroma", "fake", "lazy-chroma"])
+@pytest.fixture(params=["chroma", "fake", "lazy-chroma", "chroma-server",
+                        "chroma-server-shared"])
 def index(request, settings) -> VectorIndex:
     if request.param == "fake":
         from kb.index.fake import FakeIndex
@@ -32,11 +33,33 @@ def index(request, settings) -> VectorIndex:
         return FakeIndex("test-model", DIM)
     from kb.index.chroma import open_chroma
 
+    if request.param.startswith("chroma-server"):
+        import uuid
+
+        from conftest import use_chroma_server
+
+        use_chroma_server(settings, request.getfixturevalue("chroma_server"))
+        if request.param == "chroma-server":
+            idx = open_chroma(settings, "test-model", DIM)
+            idx.clear()
+            return idx
+        # an archive sharing the server's collection with another one, whose vectors lie
+        # right next to ours: nothing of theirs may show up or be touched
+        neighbour = open_chroma(settings, "test-model", DIM, uuid.uuid4().hex[:12])
+        vecs = _vectors(12)
+        neighbour.add([f"p{i % 4}:1:{i}" for i in range(12)], vecs, [_meta(i) for i in range(12)])
+        request.addfinalizer(lambda: _neighbour_intact(neighbour, vecs))
+        return open_chroma(settings, "test-model", DIM, uuid.uuid4().hex[:12])
     if request.param == "lazy-chroma":
         from kb.index.lazy import LazyIndex
 
         return LazyIndex(lambda: open_chroma(settings, "test-model", DIM), "test-model", DIM)
     return open_chroma(settings, "test-model", DIM)
+
+
+def _neighbour_intact(neighbour, vecs) -> None:
+    assert neighbour.count() == 12
+    assert neighbour.get_embeddings(["p0:1:0"])["p0:1:0"] == pytest.approx(vecs[0], abs=1e-6)
 
 
 def _vectors(n: int, seed: int = 7) -> list[list[float]]:

@@ -15,8 +15,8 @@ for ``hnsw:space = cosine``), stored embeddings, existence and counts.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from kb.index.vector import (
@@ -45,17 +45,43 @@ def chroma_client(settings: Settings) -> ClientAPI:
     cs = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     try:
         if ix.chroma == "http":
-            return chromadb.HttpClient(host=ix.chroma_host, port=ix.chroma_port, settings=cs)
+            if ix.chroma_ca_cert:
+                cs.chroma_server_ssl_verify = ix.chroma_ca_cert
+            if ix.chroma_token:  # Chroma's own token auth provider, as its docs configure it
+                cs.chroma_client_auth_provider = "chromadb.auth.token_authn.TokenAuthClientProvider"
+                cs.chroma_client_auth_credentials = ix.chroma_token
+                cs.chroma_auth_token_transport_header = ix.chroma_token_header
+            return chromadb.HttpClient(host=ix.chroma_host, port=ix.chroma_port,
+                                       ssl=ix.chroma_ssl, settings=cs)
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=cs)
     except Exception as exc:
-        raise VectorIndexError(f"{_where(settings)}: cannot open the vector index ({exc}); "
-                               "`kb reindex` rebuilds it from the database") from exc
+        hint = ("check that it runs and the index.chroma_* settings (host, port, ssl, "
+                "ca_cert, token)" if ix.chroma == "http"
+                else "`kb reindex` rebuilds it from the database")
+        raise VectorIndexError(f"{_where(settings)}: cannot open the vector index "
+                               f"({causes(exc)}); {hint}") from exc
+
+
+def causes(exc: BaseException) -> str:
+    """An exception and what caused it, in one line: Chroma's "could not connect" hides
+    whether the port was closed, the certificate refused or the token wrong."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen and len(parts) < 4:
+        seen.add(id(cur))
+        text = str(cur).strip() or cur.__class__.__name__
+        if not any(text in p for p in parts):
+            parts.append(text)
+        cur = cur.__cause__ or cur.__context__
+    return ": ".join(parts)
 
 
 def _where(settings: Settings) -> str:
     ix = settings.index
-    return (f"Chroma server {ix.chroma_host}:{ix.chroma_port}" if ix.chroma == "http"
+    scheme = "https" if ix.chroma_ssl else "http"
+    return (f"Chroma server {scheme}://{ix.chroma_host}:{ix.chroma_port}" if ix.chroma == "http"
             else str(settings.chroma_path))
 
 
@@ -72,20 +98,28 @@ def chroma_where(where: Where | None) -> dict[str, Any] | None:
 
 
 class ChromaIndex:
-    """Vectors of one embedding model in one Chroma collection."""
+    """Vectors of one embedding model in one Chroma collection.
 
-    def __init__(self, client: ClientAPI, model_id: str, dim: int) -> None:
+    ``namespace`` (an archive's id; used on a Chroma server that several archives share) keeps
+    this archive's vectors apart inside the collection: its ids are stored as
+    ``namespace/chunk id`` with ``archive = namespace`` in their metadata, and every read,
+    deletion and :meth:`clear` is limited to them."""
+
+    def __init__(self, client: ClientAPI, model_id: str, dim: int, namespace: str = "",
+                 where: str = "") -> None:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        self._model_id, self._dim = model_id, dim
+        if "/" in namespace:
+            raise VectorIndexError(f"namespace {namespace!r}: must not contain '/'")
+        self._model_id, self._dim, self.namespace = model_id, dim, namespace
         self.name = collection_name(model_id)
+        self.where = where or f"vector index {self.name}"
         self._client = client
-        meta = {"hnsw:space": "cosine", "kb_model_id": model_id, "kb_dim": dim}
         try:
-            self.collection = client.get_or_create_collection(self.name, metadata=meta,
-                                                              embedding_function=None)
+            self.collection = client.get_or_create_collection(
+                self.name, metadata=self._metadata(), embedding_function=None)
         except Exception as exc:
-            raise VectorIndexError(f"vector index {self.name}: cannot open the collection "
+            raise VectorIndexError(f"{self.where}: cannot open the collection {self.name} "
                                    f"({exc}); `kb reindex` rebuilds it from the database") from exc
         have = self.collection.metadata or {}
         if have.get("kb_model_id") != model_id or int(str(have.get("kb_dim", -1))) != dim:
@@ -94,6 +128,35 @@ class ChromaIndex:
                 f"(dim {have.get('kb_dim')}), not {model_id!r} (dim {dim}): refusing to mix "
                 "models; run `kb reindex`")
         self.store = ChromaVectorStore(chroma_collection=self.collection)
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Any failure of Chroma (a server that went away, a damaged file) as one sentence
+        naming the store; SQLite never marks a vector stored that this refused to store."""
+        try:
+            yield
+        except VectorIndexError:
+            raise
+        except Exception as exc:
+            raise VectorIndexError(
+                f"{self.where}: {what} failed ({causes(exc)}); nothing is "
+                "lost: run the command again when the vector index is back (`kb reindex` "
+                "rebuilds it from the database)") from exc
+
+    def _metadata(self) -> dict[str, str | int]:
+        return {"hnsw:space": "cosine", "kb_model_id": self._model_id, "kb_dim": self._dim}
+
+    # --- this archive's ids inside the collection ----------------------------------------------
+    def _key(self, cid: str) -> str:
+        return f"{self.namespace}/{cid}" if self.namespace else cid
+
+    def _cid(self, key: str) -> str:
+        return key.split("/", 1)[1] if self.namespace else key
+
+    def _mine(self, where: Where | None = None) -> Where | None:
+        if not self.namespace:
+            return where
+        return {**(where or {}), "archive": {"eq": self.namespace}}
 
     @property
     def model_id(self) -> str:
@@ -112,93 +175,108 @@ class ChromaIndex:
             if len(vec) != self._dim:
                 raise VectorIndexError(f"chunk {cid}: a {len(vec)}-dim vector for a "
                                        f"{self._dim}-dim index ({self._model_id})")
+            extra = {"archive": self.namespace} if self.namespace else {}
             # text stays in SQLite: no document text or relationships are copied into Chroma
-            nodes.append(TextNode(id_=cid, text="", embedding=[float(x) for x in vec],
-                                  metadata=dict(meta), excluded_embed_metadata_keys=[],
+            nodes.append(TextNode(id_=self._key(cid), text="", embedding=[float(x) for x in vec],
+                                  metadata=dict(meta) | extra, excluded_embed_metadata_keys=[],
                                   excluded_llm_metadata_keys=[]))
         if nodes:
-            present = self.existing([n.node_id for n in nodes])
-            if present:  # Chroma ignores an add of a present id: replace it
-                self.collection.delete(ids=sorted(present))
-            self.store.add(nodes)
+            present = self.existing(list(ids))
+            with self._errors("storing vectors"):
+                if present:  # Chroma ignores an add of a present id: replace it
+                    self.collection.delete(ids=sorted(self._key(c) for c in present))
+                self.store.add(nodes)
 
     def existing(self, ids: Sequence[str]) -> set[str]:
         if not ids:
             return set()
-        return set(self.collection.get(ids=list(ids), include=[])["ids"])
+        with self._errors("reading vector ids"):
+            got = self.collection.get(ids=[self._key(c) for c in ids], include=[])
+        return {self._cid(k) for k in got["ids"]}
 
     def get_embeddings(self, ids: Sequence[str]) -> dict[str, list[float]]:
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        with self._errors("reading vectors"):
+            got = self.collection.get(ids=[self._key(c) for c in ids], include=["embeddings"])
         vecs = got["embeddings"]
         if vecs is None:
             return {}
-        return {i: [float(x) for x in e] for i, e in zip(got["ids"], vecs, strict=True)}
+        return {self._cid(k): [float(x) for x in e]
+                for k, e in zip(got["ids"], vecs, strict=True)}
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
-            self.store.delete_nodes(node_ids=list(ids))
+            with self._errors("deleting vectors"):
+                self.store.delete_nodes(node_ids=[self._key(c) for c in ids])
 
     def query(self, embedding: Sequence[float], k: int,
               where: Where | None = None) -> list[VectorHit]:
+        check_where(where)
         if k <= 0:
             return []
         if len(embedding) != self._dim:
             raise VectorIndexError(f"a {len(embedding)}-dim query for a {self._dim}-dim index "
                                    f"({self._model_id})")
-        res = self.collection.query(query_embeddings=[float(x) for x in embedding],
-                                    n_results=k, where=chroma_where(where),
-                                    include=["distances"])
+        with self._errors("the vector query"):
+            res = self.collection.query(query_embeddings=[float(x) for x in embedding],
+                                        n_results=k, where=chroma_where(self._mine(where)),
+                                        include=["distances"])
         ids = (res["ids"] or [[]])[0]
         dists = (res["distances"] or [[]])[0]
-        return [VectorHit(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
+        return [VectorHit(self._cid(i), 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
 
-    def count(self) -> int:
-        return int(self.collection.count())
-
-    def all_ids(self) -> set[str]:
-        out: set[str] = set()
+    def _keys(self) -> list[str]:
+        out: list[str] = []
         offset = 0
         while True:
-            got = self.collection.get(include=[], limit=PAGE, offset=offset)["ids"]
-            out.update(got)
+            with self._errors("listing vectors"):
+                got = self.collection.get(where=chroma_where(self._mine()), include=[],
+                                          limit=PAGE, offset=offset)["ids"]
+            out += got
             if len(got) < PAGE:
                 return out
             offset += PAGE
 
+    def count(self) -> int:
+        if not self.namespace:
+            with self._errors("counting vectors"):
+                return int(self.collection.count())
+        return len(self._keys())
+
+    def all_ids(self) -> set[str]:
+        return {self._cid(k) for k in self._keys()}
+
     def clear(self) -> None:
-        """Delete and recreate this model's collection (other models' are untouched)."""
+        """Remove this archive's vectors: its namespace in a shared collection, else the whole
+        collection of this model (other models' collections are untouched)."""
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        meta = {"hnsw:space": "cosine", "kb_model_id": self._model_id, "kb_dim": self._dim}
-        with suppress(Exception):  # not there (any more): nothing to clear
-            self._client.delete_collection(self.name)
-        self.collection = self._client.get_or_create_collection(self.name, metadata=meta,
-                                                                embedding_function=None)
-        self.store = ChromaVectorStore(chroma_collection=self.collection)
+        with self._errors("clearing the vectors"):
+            if self.namespace:
+                self.collection.delete(where=chroma_where(self._mine()))
+                return
+            with suppress(Exception):  # not there (any more): nothing to clear
+                self._client.delete_collection(self.name)
+            self.collection = self._client.get_or_create_collection(
+                self.name, metadata=self._metadata(), embedding_function=None)
+            self.store = ChromaVectorStore(chroma_collection=self.collection)
 
 
-def open_chroma(settings: Settings, model_id: str, dim: int) -> ChromaIndex:
-    """The index of ``model_id`` on the store the settings name."""
-    return ChromaIndex(chroma_client(settings), model_id, dim)
+def open_chroma(settings: Settings, model_id: str, dim: int, namespace: str = "") -> ChromaIndex:
+    """The index of ``model_id`` on the store the settings name (``namespace``: see
+    :class:`ChromaIndex`)."""
+    return ChromaIndex(chroma_client(settings), model_id, dim, namespace, _where(settings))
 
 
-def drop_chroma(settings: Settings, model_id: str) -> None:
+def drop_chroma(settings: Settings, model_id: str, dim: int, namespace: str = "") -> None:
     """Remove the vectors of ``model_id`` so they can be rebuilt from SQLite.
 
-    A Chroma server: delete that model's collection.  The local index: remove the whole Chroma
-    directory (it holds only vectors derived from SQLite, and may be damaged — this is the
-    recovery path)."""
+    A Chroma server: this archive's vectors only (its namespace; the whole collection of that
+    model when there is none).  The local index: remove the whole Chroma directory (it holds
+    only vectors derived from SQLite, and may be damaged — this is the recovery path)."""
     if settings.index.chroma == "http":
-        client = chroma_client(settings)
-        name = collection_name(model_id)
-        try:
-            names = {getattr(c, "name", c) for c in client.list_collections()}
-        except Exception as exc:
-            raise VectorIndexError(f"{_where(settings)}: cannot list collections ({exc})") from exc
-        if name in names:
-            client.delete_collection(name)
+        open_chroma(settings, model_id, dim, namespace).clear()
         return
     _forget_local_clients()
     shutil.rmtree(settings.chroma_path, ignore_errors=True)

@@ -128,3 +128,28 @@ class Store:
 
     def count(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def kv_get(store: Store, key: str) -> str | None:
+    """A value of the store's small key-value table (run markers, the archive id)."""
+    row = store.conn.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def kv_set(store: Store, key: str, value: str) -> None:
+    with store.tx() as conn:
+        conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+
+
+def archive_id(store: Store) -> str:
+    """This archive's id: a random name made once and kept in the store.  A Chroma server
+    shared by several archives keeps each one's vectors apart by it."""
+    found = kv_get(store, "archive_id")
+    if found:
+        return found
+    import uuid
+
+    new = uuid.uuid4().hex[:16]
+    with store.tx() as conn:  # two processes racing: the first one's id wins
+        conn.execute("INSERT OR IGNORE INTO kv (key, value) VALUES ('archive_id', ?)", (new,))
+    return kv_get(store, "archive_id") or new

@@ -1,10 +1,11 @@
 """An Ollama-protocol HTTP server for the test suite, backed by the real SmolLM2 GGUF.
 
-It stands in for a real Ollama (which cannot run here): it speaks Ollama's HTTP API on
-127.0.0.1 — ``/api/tags``, ``/api/show``, ``/api/chat``, ``/api/generate`` (streaming NDJSON
-and not), ``/api/embed``, ``/api/pull``, ``/api/version`` — and answers every model tag named
-in models.lock with the small SmolLM2 model run by llama-cpp-python.  Other tags get a 404
-``{"error": "model '…' not found"}``.
+It stands in for a real Ollama (which cannot run here): it speaks Ollama's HTTP API on a
+loopback address (127.0.0.1 unless ``address`` names another, e.g. 127.0.0.2 or ::1, so a
+test can put it where only OLLAMA_HOST / ollama.host leads) — ``/api/tags``, ``/api/show``,
+``/api/chat``, ``/api/generate`` (streaming NDJSON and not), ``/api/embed``, ``/api/pull``,
+``/api/version`` — and answers every model tag named in models.lock with the small SmolLM2
+model run by llama-cpp-python.  Other tags get a 404 ``{"error": "model '…' not found"}``.
 
 It accepts what Ollama's clients send, the official ``ollama`` Python client included:
 JSON bodies with a Content-Length or chunked, and absolute-form request targets
@@ -14,16 +15,23 @@ stand it in as the proxy of a non-loopback Ollama host (those targets are record
 
 Knobs for tests: ``digests`` (what ``/api/tags`` reports, to fake a digest mismatch),
 ``present`` (which tags are "pulled"), ``delay`` (seconds before each response: a slow
-server), ``fail_next`` (answer that many requests with 503), ``drop_next`` (close the
-connection of that many requests without answering), ``stream_gate`` (hold streams after
-their first line), ``break_stream_after``/``break_stream_how`` (break every stream after that
-many lines: ``"hangup"`` closes the connection mid-body, ``"garble"`` sends a line that is not
-JSON, ``"error"`` sends an ``{"error": …}`` line as Ollama does when generation fails, ``"end"``
-ends the body before the final line), ``stop()``/``start()`` (same port).
+server), ``first_token_delay`` (seconds before the first piece of every chat/generate answer:
+a slow model load or prompt evaluation; a stream has sent its headers by then, a
+non-streamed answer has sent nothing), ``fail_next`` (answer that many requests with 503),
+``drop_next`` (close the connection of that many requests without answering),
+``stream_gate`` (hold streams after their first line),
+``break_stream_after``/``break_stream_how`` (break every stream after that many lines:
+``"hangup"`` closes the connection mid-body, ``"garble"`` sends a line that is not JSON,
+``"error"`` sends an ``{"error": …}`` line as Ollama does when generation fails, ``"end"``
+ends the body before the final line; a non-streamed chat/generate answer breaks at the same
+point: ``"hangup"`` sends part of its body and closes, ``"garble"`` sends a body that is not
+JSON, ``"error"`` answers HTTP 500 ``{"error": …}`` as Ollama does when the runner fails,
+``"end"`` sends the text so far with ``done: false``), ``stop()``/``start()`` (same address
+and port).
 
 Standalone, so a developer can point kb at it::
 
-    python tests/ollama_server.py --port 11435
+    python tests/ollama_server.py --port 11435 [--address 127.0.0.2] [--first-token-delay 5]
     OLLAMA_HOST=http://127.0.0.1:11435 kb models status
 """
 
@@ -198,12 +206,17 @@ def shared_host() -> ModelHost:
         return _HOST
 
 
-class OllamaTestServer:
-    """A threaded Ollama-protocol server on 127.0.0.1 (see the module doc)."""
+class _HTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
-    def __init__(self, *, port: int = 0, tags: list[str] | None = None,
-                 digests: dict[str, str] | None = None, present: list[str] | None = None,
-                 delay: float = 0.0, host: ModelHost | None = None) -> None:
+
+class OllamaTestServer:
+    """A threaded Ollama-protocol server on a loopback address (see the module doc)."""
+
+    def __init__(self, *, port: int = 0, address: str = "127.0.0.1",
+                 tags: list[str] | None = None, digests: dict[str, str] | None = None,
+                 present: list[str] | None = None, delay: float = 0.0,
+                 first_token_delay: float = 0.0, host: ModelHost | None = None) -> None:
         from kb.models.lockfile import load_lock
 
         self.model_host = host or shared_host()
@@ -211,7 +224,9 @@ class OllamaTestServer:
         self.digests = {t: fake_digest(t, self.model_host.sha256) for t in self.tags}
         self.digests.update({normalize_tag(k): v for k, v in (digests or {}).items()})
         self.present = {normalize_tag(t) for t in (self.tags if present is None else present)}
+        self.address = address.strip("[]")
         self.delay = delay
+        self.first_token_delay = first_token_delay
         self.fail_next = 0  # answer this many of the next requests with HTTP 503
         self.drop_next = 0  # close the connection of this many requests without answering
         # break every NDJSON stream after this many lines (None: never), as break_stream_how says
@@ -235,7 +250,8 @@ class OllamaTestServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self._port}"
 
     @property
     def running(self) -> bool:
@@ -245,7 +261,8 @@ class OllamaTestServer:
         if self._httpd is not None:
             return self
         handler = type("Handler", (_Handler,), {"ollama": self})
-        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        server_class = _HTTPServer6 if ":" in self.address else ThreadingHTTPServer
+        httpd = server_class((self.address, self._port), handler)
         httpd.daemon_threads = True
         self._port = httpd.server_address[1]
         self._httpd = httpd
@@ -292,9 +309,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     # --- plumbing ---------------------------------------------------------------------------
-    def _wait(self) -> None:
-        """Sleep ``delay`` seconds, giving up early if the client hangs up."""
-        end = time.monotonic() + self.ollama.delay
+    def _wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, giving up early (raising _ClientGone) if the client hangs up."""
+        end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
             ready, _, _ = select.select([self.connection], [], [], min(left, 0.05))
             if ready:
@@ -416,7 +433,7 @@ class _Handler(BaseHTTPRequestHandler):
                   ("POST", "/api/pull"): self._pull}
         route = routes.get((method, path))
         try:
-            self._wait()
+            self._wait(self.ollama.delay)
             if self.ollama.drop_next > 0:
                 self.ollama.drop_next -= 1
                 self.close_connection = True  # hang up without a status line
@@ -481,6 +498,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         def lines() -> Iterator[dict[str, Any]]:
             try:
+                self._wait(self.ollama.first_token_delay)  # the model is loading / reading
                 for text, stats in gen:
                     if stats:
                         final = piece("") | {"done": True} | stats
@@ -495,12 +513,37 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream", True):
             self._send_ndjson(lines())
             return
+        o = self.ollama
         text, final = "", {}
-        for obj in lines():
-            text += obj["message"]["content"] if chat else obj["response"]
-            final = obj
+        parts = lines()
+        try:
+            for i, obj in enumerate(parts):
+                if i == o.break_stream_after:
+                    self._break_reply(piece(text) | {"done": False}, o.break_stream_how)
+                    return
+                text += obj["message"]["content"] if chat else obj["response"]
+                final = obj
+        finally:
+            parts.close()
         result = piece(text) | {k: v for k, v in final.items() if k not in ("message", "response")}
         self._send_json(result)
+
+    def _break_reply(self, partial: dict[str, Any], how: str) -> None:
+        """Break a non-streamed answer as ``break_stream_how`` says (see the module doc);
+        ``partial`` is the answer so far, marked not done."""
+        if how == "error":
+            self._send_json({"error": "the model runner stopped (test knob)"}, 500)
+        elif how == "end":
+            self._send_json(partial)
+        else:
+            data = b'{"model": "garbled' if how == "garble" else json.dumps(partial).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data if how == "garble" else data[:len(data) // 2])
+            self.close_connection = True  # a hangup: the rest of the body never comes
 
     def _chat(self, body: dict[str, Any]) -> None:
         if (tag := self._model(body)) is None:
@@ -573,9 +616,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="An Ollama-protocol server backed by SmolLM2 "
                                              "(for testing kb without Ollama).")
     ap.add_argument("--port", type=int, default=11435)
+    ap.add_argument("--address", default="127.0.0.1",
+                    help="the loopback address to listen on (e.g. 127.0.0.2 or ::1)")
     ap.add_argument("--delay", type=float, default=0.0, help="seconds before each response")
+    ap.add_argument("--first-token-delay", type=float, default=0.0,
+                    help="seconds before the first piece of each chat/generate answer")
     args = ap.parse_args(argv)
-    server = OllamaTestServer(port=args.port, delay=args.delay).start()
+    server = OllamaTestServer(port=args.port, address=args.address, delay=args.delay,
+                              first_token_delay=args.first_token_delay).start()
     print(f"serving {', '.join(server.tags)} at {server.url} (Ctrl-C to stop)\n"
           f"  OLLAMA_HOST={server.url} kb models status", flush=True)
     try:

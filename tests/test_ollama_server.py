@@ -4,6 +4,7 @@ client, the same library llama-index's Ollama integration uses)."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -177,3 +178,57 @@ def test_fault_knobs_drop_and_break(make_ollama_server):
     server.break_stream_after = None
     with httpx.stream("POST", f"{server.url}/api/chat", json=body, timeout=30) as r:
         assert json.loads([line for line in r.iter_lines() if line][-1])["done"] is True
+
+
+def test_another_loopback_address_and_a_slow_first_token(make_ollama_server):
+    from faults_support import ScriptedHost
+
+    server = make_ollama_server(address="127.0.0.2", host=ScriptedHost(), first_token_delay=0.6)
+    assert server.url == f"http://127.0.0.2:{server.port}"
+    t0 = time.monotonic()
+    assert httpx.get(f"{server.url}/api/tags", timeout=5).status_code == 200
+    assert time.monotonic() - t0 < 0.6  # only answers wait for their first token
+    body = {"model": "qwen2.5:7b-instruct", "messages": [{"role": "user", "content": "Hi"}]}
+    t0 = time.monotonic()
+    with httpx.stream("POST", f"{server.url}/api/chat", json=body, timeout=5) as r:
+        headers_after = time.monotonic() - t0  # a stream's headers come at once
+        lines = [json.loads(line) for line in r.iter_lines() if line]
+    assert headers_after < 0.6 <= time.monotonic() - t0 and lines[-1]["done"] is True
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{server.url}/api/chat", json=body | {"stream": False}, timeout=0.2)
+    server.stop()
+    server.start()  # the same address and port
+    assert server.url == f"http://127.0.0.2:{server.port}"
+    assert httpx.get(f"{server.url}/api/version", timeout=5).status_code == 200
+    try:
+        v6 = make_ollama_server(address="::1", host=ScriptedHost())
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    assert v6.url == f"http://[::1]:{v6.port}"
+    assert httpx.get(f"{v6.url}/api/version", timeout=5).status_code == 200
+
+
+def test_break_knobs_on_non_streamed_answers(make_ollama_server):
+    from faults_support import ScriptedHost, scripted_reply
+
+    server = make_ollama_server(host=ScriptedHost())
+    body = {"model": "qwen2.5:7b-instruct", "messages": [{"role": "user", "content": "Hi"}],
+            "stream": False}
+    server.break_stream_after = 1  # ScriptedHost answers in one piece, then the final line
+    server.break_stream_how = "hangup"
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.post(f"{server.url}/api/chat", json=body, timeout=10)
+    server.break_stream_how = "garble"
+    r = httpx.post(f"{server.url}/api/chat", json=body, timeout=10)
+    assert r.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        r.json()
+    server.break_stream_how = "error"
+    r = httpx.post(f"{server.url}/api/chat", json=body, timeout=10)
+    assert r.status_code == 500 and r.json() == {"error": "the model runner stopped (test knob)"}
+    server.break_stream_how = "end"
+    r = httpx.post(f"{server.url}/api/chat", json=body, timeout=10).json()
+    assert r["done"] is False and r["message"]["content"] == scripted_reply(None)
+    server.break_stream_after = None
+    r = httpx.post(f"{server.url}/api/chat", json=body, timeout=10).json()
+    assert r["done"] is True and r["message"]["content"] == scripted_reply(None)

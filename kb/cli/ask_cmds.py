@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 pass_app = click.make_pass_decorator(App)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# after streamed words when the ask then fails: on stdout, next to those words, so that even
+# redirected output does not pass them off as an answer
+STOPPED = "[stopped: the text above is not a checked answer]"
 
 
 def _date(value: str | None, flag: str) -> str | None:
@@ -111,8 +114,9 @@ def ask(app: App, question: tuple[str, ...], since: str | None, until: str | Non
                              on_token=on_token if stream else None, continue_=continue_,
                              max_tokens=rt.settings.llm.max_output_tokens)
     except (AskError, SearchError, KbError) as exc:
-        if streamed:
-            sys.stdout.write("\n")
+        if streamed:  # words already shown, e.g. of a stream that broke off: not an answer
+            sys.stdout.write(f"\n{STOPPED}\n")
+            sys.stdout.flush()
         raise KbError(str(exc)) from exc
     if continue_ and answer.standalone_question != text and not as_json:
         err_console.print(f"(asked as: {answer.standalone_question})", style="dim",

@@ -14,7 +14,8 @@ The chat backend (:mod:`kb.models.ollama`), the Ollama embedder (:mod:`kb.embed.
   backoff (each retry is logged at INFO on ``kb.models.ollama``).  A timeout is not retried:
   the server is busy, and asking again only queues more work behind the slow request.  A
   stream is retried only until its first part arrived; once parts were handed on, a failure
-  raises (a stream that breaks off is never passed off as complete).
+  raises (a stream that breaks off is never passed off as complete, nor is a non-streamed
+  answer the server marks as not done).
 * **Timeouts.** ``timeout`` per request (per read while streaming), ``connect_timeout`` to
   connect.
 * **Proxies.** Environment proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) are honoured
@@ -233,10 +234,15 @@ class OllamaClient:
              options: Mapping[str, Any], format: dict[str, Any] | None = None
              ) -> ollama.ChatResponse:
         """One complete chat answer (``/api/chat``, not streamed); ``format`` is a JSON schema
-        the answer must follow."""
-        return self._call(lambda: self._client.chat(model=model, messages=messages,
+        the answer must follow.  An answer the server marks as not done is the text of a
+        generation that stopped part-way: it raises :meth:`broke_off` (not retried, like a
+        stream that ends early) instead of passing for the whole answer."""
+        resp = self._call(lambda: self._client.chat(model=model, messages=messages,
                                                     options=options, format=format,
                                                     stream=False), model)
+        if not resp.done:
+            raise self.broke_off("the answer", "it was sent unfinished, marked not done")
+        return resp
 
     def stream_chat(self, model: str, messages: Sequence[Mapping[str, Any]], *,
                     options: Mapping[str, Any]) -> Iterator[ollama.ChatResponse]:

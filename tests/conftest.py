@@ -104,9 +104,3 @@ def chroma_server(tmp_path_factory):
     yield server
     server.stop()
 
-
-def use_chroma_server(settings, server) -> None:
-    """Point ``settings`` at ``server`` (index.chroma = "http")."""
-    settings.index.chroma = "http"
-    settings.index.chroma_host = server.host
-    settings.index.chroma_port = server.port

@@ -55,3 +55,10 @@ def fake_archive(*, index: bool = True):  # type: ignore[no-untyped-def]
     if index:
         run_index(rt.store, rt.embedder, rt.index)
     return rt
+
+
+def use_chroma_server(settings, server) -> None:
+    """Point ``settings`` at ``server`` (index.chroma = "http")."""
+    settings.index.chroma = "http"
+    settings.index.chroma_host = server.host
+    settings.index.chroma_port = server.port

@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 from chroma_proxy import TokenProxy, self_signed
 from click.testing import CliRunner
-from conftest import use_chroma_server
 from corpus_paths import REPO
-from index_helpers import POSTS, long_text
+from index_helpers import POSTS, long_text, use_chroma_server
 
 from bench.chroma_server import ChromaServer, free_port
 from kb.index.indexer import run_index, run_reindex

@@ -36,7 +36,7 @@ def index(request, settings) -> VectorIndex:
     if request.param.startswith("chroma-server"):
         import uuid
 
-        from conftest import use_chroma_server
+        from index_helpers import use_chroma_server
 
         use_chroma_server(settings, request.getfixturevalue("chroma_server"))
         if request.param == "chroma-server":

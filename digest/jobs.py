@@ -1,4 +1,5 @@
-"""The jobs the faces run, in one place: ingest (or import) then index, and `kb daily`.
+"""The jobs the faces run, in one place: ingest (or import, or backfill) then index, and
+`kb daily`.
 
 The CLI and the TUI both call these with their :class:`kb.runtime.Runtime`; progress goes up
 through ``on_progress`` and messages through ``echo``, and only the faces draw them.  Every
@@ -12,9 +13,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digest.build import DigestResult, build_digest, digest_path
 from digest.daily import (
@@ -39,6 +40,9 @@ from kb.index.vector import VectorIndexError
 from kb.progress import Counter, OnProgress
 from kb.runtime import Runtime
 from kb.store.db import kv_set
+
+if TYPE_CHECKING:
+    from ingest.backfill import BackfillReport
 
 log = logging.getLogger("digest.jobs")
 Echo = Callable[[str], None]
@@ -98,6 +102,84 @@ def import_and_index(rt: Runtime, paths: list[Path | str], *, index: bool | None
     """Import local archives (see :mod:`ingest.archives`), then index what is new."""
     report = run_import(rt.settings, rt.store, paths, on_progress=on_progress)
     return _then_index(rt, report, index, False, on_progress)
+
+
+@dataclass
+class BackfillOutcome:
+    """What a backfill stored, and the indexing done in batches as the posts arrived."""
+
+    backfill: BackfillReport
+    index: IndexReport | None = None  # the batches, summed
+    index_batches: int = 0
+    index_error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.backfill.to_json()
+        if self.index is not None:
+            out["index"] = {**self.index.to_json(), "batches": self.index_batches}
+        if self.index_error:
+            out["index_error"] = self.index_error
+        return out
+
+
+def _add_index(total: IndexReport | None, part: IndexReport) -> IndexReport:
+    if total is None:
+        return part
+    for name in ("posts_chunked", "chunks_added", "chunks_removed", "chunks_embedded",
+                 "chunks_reused", "tokens_embedded", "seconds", "embed_seconds"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.chunks_total, total.vectors_total = part.chunks_total, part.vectors_total
+    return total
+
+
+class _Batches:
+    """Indexes the posts a backfill stores, every ``every`` new or updated posts."""
+
+    def __init__(self, rt: Runtime, every: int, on_progress: OnProgress | None) -> None:
+        self.rt, self.every, self.on_progress = rt, max(1, every), on_progress
+        self.pending = 0
+        self.total: IndexReport | None = None
+        self.count = 0
+        self.error = ""
+
+    def stored(self, post_ids: list[str]) -> None:
+        self.pending += len(post_ids)
+        if self.pending >= self.every:
+            self.run()
+
+    def run(self) -> None:
+        self.pending = 0
+        if self.error:
+            return
+        try:
+            part = index_archive(self.rt, self.on_progress)
+        except (EmbedderError, VectorIndexError) as exc:  # the posts are stored either way
+            log.error("indexing failed: %s", exc)
+            self.error = (f"indexing failed (search may miss the backfilled posts; run "
+                          f"`kb index` to retry): {exc}")
+            return
+        self.total = _add_index(self.total, part)
+        self.count += 1
+
+
+def backfill_and_index(rt: Runtime, *, since: datetime, until: datetime,
+                       source: str | None = None, index: bool | None = None,
+                       on_progress: OnProgress | None = None) -> BackfillOutcome:
+    """Fill the archive with the posts of ``[since, until)`` (see :mod:`ingest.backfill`),
+    indexing every ``backfill.index_every`` new posts as they arrive — so questions work on
+    the first part of the history while the rest is still coming — and what is left at the
+    end.  ``index`` None follows ``ingest.index``.  Raises
+    :class:`ingest.pipeline.IngestError` for an unknown source."""
+    from ingest.backfill import run_backfill
+
+    wanted = rt.settings.ingest.index if index is None else index
+    batches = _Batches(rt, rt.settings.backfill.index_every, on_progress)
+    report = run_backfill(rt.settings, rt.store, rt.fetcher, since=since, until=until,
+                          source=source, on_progress=on_progress,
+                          on_stored=batches.stored if wanted else None)
+    if wanted and batches.pending:
+        batches.run()
+    return BackfillOutcome(report, batches.total, batches.count, batches.error)
 
 
 # --- kb daily --------------------------------------------------------------------------------

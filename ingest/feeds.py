@@ -30,6 +30,7 @@ class FeedError(ValueError):
 @dataclass
 class ParsedFeed:
     title: str
+    link: str | None = None  # the site the feed belongs to (its channel link)
     records: list[PostRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -76,8 +77,9 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
                          f"{fp.get('encoding') or 'a guessed encoding'}")
         elif kind != "NonXMLContentType":
             notes.append(f"feed is not well-formed ({problem}); read leniently")
-    parsed = ParsedFeed(title=strip_tags(feed.get("title", "")) or url, notes=notes)
     feed_link = fix_doubled_url(feed.get("link") or "") or None
+    parsed = ParsedFeed(title=strip_tags(feed.get("title", "")) or url, link=feed_link,
+                        notes=notes)
     base = url if "://" in url and not url.startswith("file:") else (feed_link or url)
     skipped = 0
     for entry in entries:

@@ -131,10 +131,19 @@ def run_ingest(settings: Settings, store: Store, fetcher: Fetcher, *, source: st
         todo = sources_repo.list_sources(store)
     report = IngestReport(attempted=len(todo))
     step = Counter(on_progress, "ingest", len(todo), "sources")
-    workers = max(1, min(settings.ingest.concurrency, len(todo) or 1))
+    forums = [s for s in todo if s.kind == "forum"]
+    others = [s for s in todo if s.kind != "forum"]
+    workers = max(1, min(settings.ingest.concurrency, len(others) or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kb-fetch") as pool:
         futures: dict[Future[_Outcome], Source] = {
-            pool.submit(fetch_source, s, fetcher): s for s in todo}
+            pool.submit(fetch_source, s, fetcher): s for s in others}
+        # forum windows are fetched and stored page by page on this thread (the one that
+        # writes) while the feeds download in the pool
+        for src in forums:
+            from ingest.forum_sync import sync_forum
+
+            sync_forum(settings, store, fetcher, src, report)
+            step.advance(label=src.name)
         for fut in as_completed(futures):
             src = futures[fut]
             _store_outcome(store, src, fut.result(), report)

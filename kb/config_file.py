@@ -53,6 +53,17 @@ DESCRIPTIONS: dict[str, str] = {
     "ingest.concurrency": "sources fetched at the same time",
     "ingest.user_agent": "the User-Agent header sent with every fetch",
     "ingest.index": "index what `kb ingest` stored, right after ingesting",
+    "ingest.delay": "seconds between two requests to the same host (kb never sends two at once)",
+    "forum.overlap_hours": "a forum source's next window starts this many hours before the "
+                           "last one ended, to catch late posts",
+    "forum.karma_lookback_hours": "the same reach-back for a source with a karma minimum (posts "
+                                  "reach it late)",
+    "forum.first_days": "days a new forum source's first window reaches back",
+    "backfill.since_days": "days `kb backfill` reaches back without --since",
+    "backfill.window_days": "days per window when walking forum and WordPress history",
+    "backfill.page_size": "posts asked for per request while backfilling",
+    "backfill.index_every": "new posts between two indexing batches while backfilling",
+    "backfill.max_failures": "failed windows in a row before a source is given up for the run",
     "digest.timezone": "IANA time zone deciding which calendar day a post belongs to",
     "digest.max_themes": "most themes in one digest",
     "digest.parallel": "summaries in flight at once (Ollama serves one request at a time)",

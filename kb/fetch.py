@@ -3,11 +3,15 @@
 The real fetcher sends an honest User-Agent, retries 429/5xx and transport errors with
 exponential backoff (honouring ``Retry-After``, capped), streams bodies with a size limit,
 does conditional GET (ETag / If-Modified-Since) and reads ``file://`` URLs and local paths.
-Every failure is a :class:`FetchError` whose message names the URL and says what happened.
+It is also polite: at most one request in flight per host and ``ingest.delay`` seconds between
+the end of one request to a host and the start of the next, whichever thread sends them.
+``post`` sends a body (a GraphQL query) under the same rules.  Every failure is a
+:class:`FetchError` whose message names the URL and says what happened.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +28,12 @@ MAX_WAIT = 60.0  # never sleep longer than this between attempts, whatever Retry
 
 
 class FetchError(RuntimeError):
-    """A source could not be fetched; the message names it and says why."""
+    """A source could not be fetched; the message names it and says why.  ``status`` is the
+    HTTP status when the server answered (404, ...), None when it could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -42,6 +51,11 @@ class FetchResult:
 class Fetcher(Protocol):
     def fetch(self, url: str, *, etag: str | None = None,
               last_modified: str | None = None) -> FetchResult: ...
+
+    def post(self, url: str, body: bytes, *,
+             content_type: str = "application/json") -> FetchResult:
+        """POST ``body``; a 4xx answer is returned (its body may explain), not raised."""
+        ...
 
 
 def is_local(url: str) -> bool:
@@ -91,8 +105,47 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+class HostPacer:
+    """One request in flight per host, and ``delay`` seconds from the end of one to the start
+    of the next.  ``slot(url)`` holds the host for the duration of a request (its retries
+    included); waits go through ``sleep`` and are recorded in ``paced``."""
+
+    def __init__(self, delay: float, sleep: Callable[[float], None]) -> None:
+        self.delay = max(0.0, delay)
+        self.sleep = sleep
+        self.paced: list[float] = []
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._last: dict[str, float] = {}
+
+    @staticmethod
+    def host_key(url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{(parts.netloc or '').lower()}"
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def wait_turn(self, key: str) -> None:
+        """Sleep until ``delay`` has passed since the host's last request ended (hold its slot)."""
+        last = self._last.get(key)
+        if last is not None and self.delay:
+            wait = last + self.delay - time.monotonic()
+            if wait > 0:
+                self.paced.append(round(wait, 3))
+                self.sleep(wait)
+
+    def done(self, key: str) -> None:
+        self._last[key] = time.monotonic()
+
+    def slot(self, url: str) -> threading.Lock:
+        return self._lock(self.host_key(url))
+
+
 class HttpFetcher:
-    """The real fetcher (httpx).  ``sleep`` is injectable so tests can record the waits."""
+    """The real fetcher (httpx).  ``sleep`` is injectable so tests can record the waits:
+    ``waits`` holds the retry backoffs, ``pacer.paced`` the politeness delays."""
 
     def __init__(self, settings: IngestSettings, *,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -101,6 +154,7 @@ class HttpFetcher:
         self.settings = settings
         self.sleep = sleep
         self.waits: list[float] = []
+        self.pacer = HostPacer(settings.delay, sleep)
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
         self._client = httpx.Client(
             timeout=timeout, follow_redirects=True, max_redirects=10,
@@ -122,47 +176,65 @@ class HttpFetcher:
               last_modified: str | None = None) -> FetchResult:
         if is_local(url):
             return read_local(url, self.settings.max_bytes)
-        import httpx
-
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        return self._send("GET", url, headers, None)
+
+    def post(self, url: str, body: bytes, *,
+             content_type: str = "application/json") -> FetchResult:
+        if is_local(url):
+            raise FetchError(f"{url}: a local file cannot answer a POST request")
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        return self._send("POST", url, headers, body)
+
+    def _send(self, method: str, url: str, headers: dict[str, str],
+              body: bytes | None) -> FetchResult:
+        import httpx
+
+        key = HostPacer.host_key(url)
         attempts = max(1, self.settings.retries + 1)
         last_problem = ""
-        for attempt in range(attempts):
-            wait: float | None = None
-            try:
-                result = self._once(url, headers)
-            except _Retryable as exc:
-                last_problem, wait = exc.problem, exc.retry_after
-            except httpx.TimeoutException:
-                last_problem = f"timed out (no answer within {self.settings.timeout:g} s)"
-            except httpx.TooManyRedirects:
-                raise FetchError(f"{url}: too many redirects") from None
-            except httpx.InvalidURL as exc:
-                raise FetchError(f"{url}: not a valid URL ({exc})") from None
-            except httpx.UnsupportedProtocol:
-                raise FetchError(f"{url}: unsupported URL scheme (use http, https or file)") from None
-            except httpx.TransportError as exc:
-                last_problem = f"connection failed ({exc.__class__.__name__}: {exc})"
-            else:
-                return result
-            if attempt + 1 < attempts:
-                delay = self.settings.backoff * (2 ** attempt)
-                if wait is not None:
-                    delay = max(delay, wait)
-                delay = min(delay, MAX_WAIT)
-                self.waits.append(delay)
-                self.sleep(delay)
+        with self.pacer.slot(url):
+            for attempt in range(attempts):
+                wait: float | None = None
+                self.pacer.wait_turn(key)
+                try:
+                    result = self._once(method, url, headers, body)
+                except _Retryable as exc:
+                    last_problem, wait = exc.problem, exc.retry_after
+                except httpx.TimeoutException:
+                    last_problem = f"timed out (no answer within {self.settings.timeout:g} s)"
+                except httpx.TooManyRedirects:
+                    raise FetchError(f"{url}: too many redirects") from None
+                except httpx.InvalidURL as exc:
+                    raise FetchError(f"{url}: not a valid URL ({exc})") from None
+                except httpx.UnsupportedProtocol:
+                    raise FetchError(f"{url}: unsupported URL scheme (use http, https or file)") \
+                        from None
+                except httpx.TransportError as exc:
+                    last_problem = f"connection failed ({exc.__class__.__name__}: {exc})"
+                else:
+                    return result
+                finally:
+                    self.pacer.done(key)
+                if attempt + 1 < attempts:
+                    delay = self.settings.backoff * (2 ** attempt)
+                    if wait is not None:
+                        delay = max(delay, wait)
+                    delay = min(delay, MAX_WAIT)
+                    self.waits.append(delay)
+                    self.sleep(delay)
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         raise FetchError(f"{url}: {last_problem}{tries}")
 
-    def _once(self, url: str, headers: dict[str, str]) -> FetchResult:
+    def _once(self, method: str, url: str, headers: dict[str, str],
+              body: bytes | None) -> FetchResult:
         limit = self.settings.max_bytes
         deadline = time.monotonic() + 3 * self.settings.timeout
-        with self._client.stream("GET", url, headers=headers) as resp:
+        with self._client.stream(method, url, headers=headers, content=body) as resp:
             status = resp.status_code
             if status in RETRY_STATUSES:
                 raise _Retryable(f"HTTP {status} {resp.reason_phrase}".rstrip(),
@@ -174,8 +246,8 @@ class HttpFetcher:
                         headers={k.lower(): v for k, v in resp.headers.items()})
             if status == 304:
                 return FetchResult(not_modified=True, **meta)
-            if status >= 400:
-                raise FetchError(f"{url}: HTTP {status} {resp.reason_phrase}".rstrip())
+            if status >= 500 or (status >= 400 and method == "GET"):
+                raise FetchError(f"{url}: HTTP {status} {resp.reason_phrase}".rstrip(), status)
             declared = resp.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise FetchError(f"{url}: body of {declared} bytes is over the {limit}-byte limit "
@@ -202,11 +274,22 @@ class _Retryable(Exception):
 
 
 class FakeFetcher:
-    """Deterministic in-memory fetcher for logic tests: ``{url: FetchResult | Exception}``."""
+    """Deterministic in-memory fetcher for logic tests: ``{url: FetchResult | Exception}``.
+    A POST is answered by ``on_post(url, body)`` when given, else like a GET of the URL."""
 
-    def __init__(self, responses: dict[str, FetchResult | Exception]) -> None:
+    def __init__(self, responses: dict[str, FetchResult | Exception], *,
+                 on_post: Callable[[str, bytes], FetchResult] | None = None) -> None:
         self.responses = responses
+        self.on_post = on_post
         self.calls: list[tuple[str, str | None, str | None]] = []
+        self.posts: list[tuple[str, bytes]] = []
+
+    def post(self, url: str, body: bytes, *,
+             content_type: str = "application/json") -> FetchResult:
+        self.posts.append((url, body))
+        if self.on_post is not None:
+            return self.on_post(url, body)
+        return self.fetch(url)
 
     def fetch(self, url: str, *, etag: str | None = None,
               last_modified: str | None = None) -> FetchResult:
@@ -215,7 +298,7 @@ class FakeFetcher:
             return read_local(url, 1 << 30)
         res = self.responses.get(url)
         if res is None:
-            raise FetchError(f"{url}: HTTP 404 Not Found")
+            raise FetchError(f"{url}: HTTP 404 Not Found", 404)
         if isinstance(res, Exception):
             raise res
         if etag and res.etag == etag:

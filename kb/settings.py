@@ -128,6 +128,26 @@ class IngestSettings:
     concurrency: int = 4
     user_agent: str = "kb/0.1 (offline alignment-research digest; +https://github.com/kb-alignment/kb)"
     index: bool = True  # `kb ingest` indexes what it ingested unless told not to
+    delay: float = 1.0  # seconds between two requests to the same host (one in flight per host)
+
+
+@dataclass
+class ForumSettings:
+    """How `kb ingest` asks a forum (ForumMagnum GraphQL) source for what is new: a window from
+    where the last one ended, reaching back a little so late arrivals are caught."""
+
+    overlap_hours: float = 6.0  # each window starts this long before the previous one ended
+    karma_lookback_hours: float = 72.0  # the reach-back of a source with a karma minimum
+    first_days: int = 2  # a new source's first window: this many days back
+
+
+@dataclass
+class BackfillSettings:
+    since_days: int = 365  # `kb backfill` without --since starts this many days back
+    window_days: int = 30  # forum and WordPress history is walked in windows of this many days
+    page_size: int = 50  # posts asked for per request
+    index_every: int = 100  # new posts between two indexing batches while backfilling
+    max_failures: int = 3  # windows failing in a row before a source is given up for this run
 
 
 @dataclass
@@ -150,6 +170,8 @@ class Settings:
     embed: EmbedSettings = field(default_factory=EmbedSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    forum: ForumSettings = field(default_factory=ForumSettings)
+    backfill: BackfillSettings = field(default_factory=BackfillSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     daily: DailySettings = field(default_factory=DailySettings)
     # the user's config file (`kb config path`); it need not exist
@@ -205,7 +227,7 @@ class Settings:
         return rows
 
 
-SECTIONS = ("ollama", "llm", "embed", "index", "ingest", "digest", "daily")
+SECTIONS = ("ollama", "llm", "embed", "index", "ingest", "forum", "backfill", "digest", "daily")
 SECRETS = frozenset({"chroma_token"})
 
 

@@ -50,8 +50,8 @@ def test_sources_lifecycle_and_opml_roundtrip(tmp_path: Path):
     names = {s["name"] for s in listed}
     assert {"lesswrong", "alignmentforum", "niplav-automated"} <= names  # defaults on first run
     assert next(s for s in listed if s["name"] == "niplav-automated")["kind"] == "page"
-    kb("sources", "add", "https://example.org/feed.xml", "--name", "ex")
-    dup = kb("sources", "add", "https://example.org/feed.xml", check=False)
+    kb("sources", "add", "https://example.org/feed.xml", "--kind", "feed", "--name", "ex")
+    dup = kb("sources", "add", "https://example.org/feed.xml", "--kind", "feed", check=False)
     assert dup.returncode == 1 and "already tracked" in dup.stderr
     opml = tmp_path / "s.opml"
     kb("sources", "export-opml", "-o", str(opml))

@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import click
 
-from kb.cli import ask_cmds, core_cmds, digest_cmds, index_cmds, ingest_cmds, models_cmds, tui_cmds
+from kb.cli import (
+    ask_cmds,
+    backfill_cmds,
+    core_cmds,
+    digest_cmds,
+    index_cmds,
+    ingest_cmds,
+    models_cmds,
+    tui_cmds,
+)
 
 COMMANDS: tuple[click.Command, ...] = (
     core_cmds.config, core_cmds.stats, core_cmds.posts, core_cmds.sources,
-    ingest_cmds.ingest, ingest_cmds.import_,
+    ingest_cmds.ingest, ingest_cmds.import_, backfill_cmds.backfill,
     index_cmds.index, index_cmds.reindex, index_cmds.search, index_cmds.eval_,
     models_cmds.models,
     digest_cmds.summarize, digest_cmds.digest, digest_cmds.daily,

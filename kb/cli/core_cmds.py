@@ -198,42 +198,112 @@ def posts_show(app: App, ref: str, as_json: bool) -> None:
 # --- sources ------------------------------------------------------------------------------
 @click.group()
 def sources() -> None:
-    """Manage the feeds and pages kb fetches."""
+    """Manage the feeds, pages and forums kb fetches."""
 
 
 @sources.command("add")
 @click.argument("url")
 @click.option("--name", help="A short name (default: from the host).")
-@click.option("--kind", type=click.Choice(["feed", "page"]), default=None,
-              help="feed (RSS/Atom) or page (a feedless page to watch for edits).")
+@click.option("--kind", type=click.Choice(["feed", "page", "forum"]), default=None,
+              help="feed (RSS/Atom), page (a feedless page to watch for edits) or forum (a "
+                   "ForumMagnum GraphQL endpoint such as https://www.lesswrong.com/graphql). "
+                   "Given, the URL is stored as is, without fetching it.")
+@click.option("--min-karma", type=int, default=None, help="Forum: only posts with this karma.")
+@click.option("--tag", "tags", multiple=True, help="Forum: only posts with this tag "
+                                                   "(repeatable: any of them).")
 @pass_app
-def sources_add(app: App, url: str, name: str | None, kind: str | None) -> None:
-    """Track a feed or a page (URL, file:// URL or local path)."""
+def sources_add(app: App, url: str, name: str | None, kind: str | None, min_karma: int | None,
+                tags: tuple[str, ...]) -> None:
+    """Track a feed, a page or a forum (URL, file:// URL or local path).
+
+    Without --kind, an http(s) address is fetched once: a feed is added with its title and
+    item count shown; a homepage is searched for its feed (which is added, and the homepage
+    kept for `kb backfill`); anything else is an error and nothing is stored.  An address
+    ending in /graphql is a forum."""
+    from kb.store.sources import looks_like_forum
+
     sources_repo.ensure_default_sources(app.store)
+    home: str | None = None
+    found = None
+    if kind is None and url.startswith(("http://", "https://")) and not looks_like_forum(url):
+        from ingest.discover import DiscoveryError, discover
+
+        try:
+            found = discover(app.runtime.fetcher, url)
+        except DiscoveryError as exc:
+            raise KbError(str(exc)) from exc
+        url, home, kind = found.feed_url, found.home_url, "feed"
     try:
-        src = sources_repo.add_source(app.store, url, name=name, kind=kind)  # type: ignore[arg-type]
+        src = sources_repo.add_source(app.store, url, name=name, kind=kind,  # type: ignore[arg-type]
+                                      min_karma=min_karma, tags=list(tags) or None,
+                                      home_url=home)
     except sources_repo.SourceError as exc:
         raise KbError(str(exc)) from exc
-    console.print(f"added {src.kind} source {src.name}: {src.url}", markup=False)
+    if found is not None:
+        via = f" (found on {found.home_url})" if found.home_url and found.home_url != src.url \
+            else ""
+        console.print(inert(f"feed: {found.title} — {found.items} items{via}"), markup=False)
+    console.print(f"added {src.kind} source {src.name}: {src.url}{_filters(src)}", markup=False)
+
+
+def _filters(src: sources_repo.Source) -> str:
+    parts = []
+    if src.min_karma:
+        parts.append(f"karma >= {src.min_karma}")
+    if src.tags:
+        parts.append("tags: " + ", ".join(src.tags))
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+@sources.command("set")
+@click.argument("ref")
+@click.option("--min-karma", type=int, default=None, help="Only posts with this karma.")
+@click.option("--tag", "tags", multiple=True, help="Also keep posts with this tag (repeatable).")
+@click.option("--clear", is_flag=True, help="Remove the karma minimum and the tags first.")
+@pass_app
+def sources_set(app: App, ref: str, min_karma: int | None, tags: tuple[str, ...],
+                clear: bool) -> None:
+    """Change a forum source's filters: its karma minimum and the tags a post needs one of."""
+    try:
+        src = sources_repo.set_filters(app.store, ref, min_karma=min_karma, tags=list(tags),
+                                       clear=clear)
+    except sources_repo.SourceError as exc:
+        raise KbError(str(exc)) from exc
+    console.print(f"{src.name}: {_filters(src).strip(' ()') or 'every post'}", markup=False)
 
 
 @sources.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def sources_list(app: App, as_json: bool) -> None:
-    """Sources with their last fetch status and error."""
+    """Sources with their kind, last fetch status and error, and backfill checkpoint."""
+    from kb.store.backfill import summary
+
     sources_repo.ensure_default_sources(app.store)
     items = sources_repo.list_sources(app.store)
     if as_json:
-        emit_json([s.to_json() for s in items])
+        emit_json([{**s.to_json(), "backfill": summary(app.store, s.id)} for s in items])
         return
     table = Table()
-    for col in ("name", "kind", "url", "last fetch", "status", "error"):
+    for col in ("name", "kind", "url", "last fetch", "status", "backfill", "error"):
         table.add_column(col, overflow="fold")
     for s in items:
-        table.add_row(s.name, s.kind, s.url, s.last_fetched_at or "never", s.last_status or "",
-                      s.last_error or "")
+        table.add_row(s.name, s.kind, s.url + _filters(s), s.last_fetched_at or "never",
+                      s.last_status or "", _checkpoint(summary(app.store, s.id)),
+                      inert(s.last_error or ""))
     console.print(table, markup=False)
+
+
+def _checkpoint(info: dict[str, object] | None) -> str:
+    if info is None:
+        return ""
+    out = f"{info['windows_done']} windows done"
+    if info["done_from"]:
+        out += f" ({str(info['done_from'])[:10]}..{str(info['done_until'])[:10]})"
+    current = info["current"]
+    if isinstance(current, dict) and current.get("position"):
+        out += f"; at {current['position']} in {str(current['start'])[:10]}.."
+    return out
 
 
 @sources.command("remove")
@@ -264,7 +334,8 @@ def sources_import_opml(app: App, file: Path) -> None:
     for title, url, kind in entries:
         try:
             sources_repo.add_source(app.store, url, name=title or None,
-                                    kind="page" if kind == "page" else "feed")
+                                    kind="page" if kind == "page" else
+                                    "forum" if sources_repo.looks_like_forum(url) else "feed")
             added += 1
         except sources_repo.SourceError:
             skipped += 1

@@ -54,7 +54,7 @@ def _finish(outcome: IngestOutcome, *, as_json: bool, verbose: bool) -> int:
 @pass_app
 def ingest(app: App, source: str | None, no_index: bool, as_json: bool, no_progress: bool,
            verbose: bool) -> int:
-    """Fetch every source (feeds and pages) and store new and changed posts.
+    """Fetch every source (feeds, pages and forums) and store new and changed posts.
 
     Prints `N new, M updated, K unchanged, E errors`.  Exit code 3 when some sources failed
     (see `kb sources list` for each error) or indexing failed, 1 when all sources failed."""

@@ -104,6 +104,25 @@ class Store:
         else:
             conn.execute("COMMIT")
 
+    @contextmanager
+    def savepoint(self) -> Iterator[sqlite3.Connection]:
+        """A nested unit inside :meth:`tx`: on an error only its own writes are undone (the
+        error still propagates), so one bad record never spoils the rest of a page."""
+        conn = self.conn
+        if not conn.in_transaction:
+            with self.tx() as outer:
+                yield outer
+            return
+        conn.execute("SAVEPOINT kb_item")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO kb_item")
+            conn.execute("RELEASE kb_item")
+            raise
+        else:
+            conn.execute("RELEASE kb_item")
+
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
@@ -114,16 +133,31 @@ class Store:
         if pending and self.readonly:
             raise StoreError(f"{self.path}: database schema is older than this kb; run any kb "
                              "command that writes (e.g. `kb stats`) to upgrade it")
-        for number, name, sql in pending:
-            try:
-                # executescript commits first; wrap the migration and the version bump together
-                self.conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
-                )
-            except sqlite3.DatabaseError as exc:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: migration {name} failed: {exc}") from exc
+        if not pending:
+            return current
+        # Foreign keys are off while migrating (SQLite's procedure for rebuilding a table: with
+        # them on, dropping a parent table would null or delete the rows pointing at it) and
+        # are checked before each migration commits.
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for number, name, sql in pending:
+                try:
+                    # executescript commits first; wrap the migration, the check and the version
+                    # bump together
+                    self.conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n")
+                    broken = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise sqlite3.IntegrityError(f"{len(broken)} row(s) break a foreign key "
+                                                     f"(first: {tuple(broken[0])})")
+                    # (executescript would commit first: plain statements stay in the transaction)
+                    self.conn.execute(f"PRAGMA user_version = {number}")
+                    self.conn.execute("COMMIT")
+                except sqlite3.DatabaseError as exc:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise StoreError(f"{self.path}: migration {name} failed: {exc}") from exc
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
         return self.schema_version()
 
     def count(self, table: str) -> int:

@@ -13,8 +13,10 @@ from kb.store import sources as sources_repo
 from tui.safe import one_line
 from tui.screens.base import KbModal
 
-KINDS = [("guess from the URL", "auto"), ("feed (RSS/Atom)", "feed"), ("page (no feed)", "page")]
-KIND_OF: dict[str, sources_repo.Kind | None] = {"auto": None, "feed": "feed", "page": "page"}
+KINDS = [("guess from the URL", "auto"), ("feed (RSS/Atom)", "feed"), ("page (no feed)", "page"),
+         ("forum (ForumMagnum GraphQL endpoint)", "forum")]
+KIND_OF: dict[str, sources_repo.Kind | None] = {"auto": None, "feed": "feed", "page": "page",
+                                                "forum": "forum"}
 
 
 class AddSourceScreen(KbModal[str | None]):

@@ -53,7 +53,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python -m bench $(if $(FULL),--full,)
+	$(BIN)/python -m bench $(if $(FULL),--full,) $(if $(SCALE),--scale,)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -25,7 +25,7 @@ CORPUS = Path(os.environ.get("KB_TEST_CORPUS", REPO.parent / "shared" / "corpus"
 RESULTS = Path(__file__).resolve().parent / "results"
 # run in this order (P3 reuses the P1 archive)
 BENCHMARKS = ["bench.p1_index", "bench.p2_daily", "bench.p3_search", "bench.p4_tui",
-              "bench.p5_ask", "bench.p7_digest"]
+              "bench.p5_ask", "bench.p7_digest", "bench.p8_backfill", "bench.p9_scale"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", default=os.environ.get("FULL") == "1",
                     help="P1 over every post of the dataset instead of a 150-post sample")
     ap.add_argument("--posts", type=int, default=150, help="P1 sample size")
+    ap.add_argument("--scale", action="store_true", default=os.environ.get("SCALE") == "1",
+                    help="P9 also at 1M passages (about an hour and ~12 GB of scratch disk)")
     ap.add_argument("--only", action="append", default=[],
                     help="run only these benchmarks (e.g. --only P3); repeatable")
     args = ap.parse_args(argv)
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
-        ctx = Context(corpus=CORPUS, workdir=Path(tmp), full=args.full, posts=args.posts)
+        ctx = Context(corpus=CORPUS, workdir=Path(tmp), full=args.full, posts=args.posts,
+                      scale=args.scale)
         for name in BENCHMARKS:
             mod = importlib.import_module(name)
             label = _label(mod)
@@ -57,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     _print(rows)
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    data = {"when": stamp, "full": args.full, "rows": [r.to_json() for r in rows]}
+    data = {"when": stamp, "full": args.full, "scale": args.scale,
+            "rows": [r.to_json() for r in rows]}
     for f in (RESULTS / f"{stamp}.json", RESULTS / "latest.json"):
         f.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print(f"written to {RESULTS / (stamp + '.json')}")

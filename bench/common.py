@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmark harness: context, result rows, percentiles, peak RSS."""
+"""Shared pieces of the benchmark harness: context, result rows, percentiles, peak RSS, disk use."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class Context:
     workdir: Path  # scratch space (KB homes) outside the repo
     full: bool = False
     posts: int = 150
+    scale: bool = False  # also the largest archives (P9 at 1M passages)
     shared: dict[str, Any] = field(default_factory=dict)  # e.g. the P1 archive for P3
 
 
@@ -40,6 +41,18 @@ def percentile(values: list[float], p: float) -> float:
         return 0.0
     i = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
     return s[i]
+
+
+def disk_mb(*paths: Path) -> float:
+    """Disk space used by these files and directories (allocated blocks, like ``du``), in MB;
+    missing paths count 0."""
+    total = 0
+    for path in paths:
+        if path.is_file():
+            total += path.stat().st_blocks * 512
+        elif path.is_dir():
+            total += sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
+    return total / 1e6
 
 
 def peak_rss_mb() -> float:

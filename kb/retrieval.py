@@ -25,6 +25,7 @@ WEIGHTS = {"keyword": 1.0, "vector": 1.0}
 MIN_CANDIDATES = 50
 MAX_IN_LIST = 5000  # larger post-id restrictions are applied after the vector query
 BM25_WEIGHTS = (0.5, 1.0, 1.0)  # title, heading, text
+SCORE_BUDGET = 8_000  # passages bm25 scores per keyword query, about (see bounded_match)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset((  # noqa: SIM905
@@ -44,13 +45,19 @@ class Candidate:
     score: float
 
 
-def fts_query(text: str) -> str:
-    """User text -> a safe FTS5 query: every word quoted (so operators, quotes, parentheses,
-    colons and NEAR are plain words), stop words dropped, OR-ed for bm25 to rank."""
+def fts_terms(text: str) -> list[str]:
+    """User text -> quoted FTS5 terms (so operators, quotes, parentheses, colons and NEAR are
+    plain words), lower-cased, stop words dropped, each once."""
     words = [w.lower() for w in _WORD.findall(text)]
     keep = [w for w in words if w not in _STOP] or words
     uniq = list(dict.fromkeys(keep))[:64]
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in uniq)
+    return ['"' + w.replace('"', '""') + '"' for w in uniq]
+
+
+def fts_query(text: str) -> str:
+    """User text -> a safe FTS5 query: every word quoted, stop words dropped, OR-ed for bm25 to
+    rank."""
+    return " OR ".join(fts_terms(text))
 
 
 def _day(value: str, name: str) -> date:
@@ -85,16 +92,71 @@ def _post_filter_sql(f: Filters | None) -> tuple[str, list[Any]]:
     return " AND ".join(where), args
 
 
+def _capped_count(store: Store, match: str, cap: int) -> int:
+    """How many passages match, counting no further than ``cap + 1`` (cheap: no ranking)."""
+    return int(store.conn.execute(
+        "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+        (match, cap + 1)).fetchone()[0])
+
+
+def bounded_match(store: Store, terms: list[str], budget: int | None = None) -> str:
+    """The FTS5 query to rank for ``terms``: all of them OR-ed (exact bm25 over every match)
+    when at most ``budget`` passages match, else a bounded one.  bm25 costs per matching
+    passage, so on a large archive the OR of a question's common words would score a large
+    part of it; instead the rarest terms are kept while the passages they match add up to at
+    most ``budget``, each in at most a quarter of it (the dropped ones are those of lowest
+    idf); when even the rarest term is in more, the passages must hold the rarest terms
+    together, as many as it takes to bring them under ``budget`` (never to none).
+    Scores stay true bm25 (idf over the whole archive).  The counts stop at their cap, so
+    working this out costs little more than a query over ``budget`` passages."""
+    budget = SCORE_BUDGET if budget is None else budget
+    full = " OR ".join(terms)
+    if len(terms) <= 1 or _capped_count(store, full, budget) <= budget:
+        return full
+    cap = max(1, budget // 4)
+    df = sorted((_capped_count(store, t, cap), t) for t in terms)
+    keep: list[str] = []
+    total = 0
+    for n, t in df:
+        if n > cap or total + n > budget:
+            break
+        keep.append(t)
+        total += n
+    if keep:
+        return " OR ".join(keep)
+    conj = df[0][1]  # every term is common: require the rarest ones together
+    for _, t in df[1:]:
+        narrower = f"{conj} AND {t}"
+        found = _capped_count(store, narrower, budget)
+        if found:
+            conj = narrower
+        if found <= budget:
+            break
+    return conj
+
+
 def keyword_candidates(store: Store, query: str, n: int,
                        filters: Filters | None = None) -> list[Candidate]:
-    match = fts_query(query)
-    if not match:
+    terms = fts_terms(query)
+    if not terms:
         return []
+    match = bounded_match(store, terms)
     cond, args = _post_filter_sql(filters)
     w = ", ".join(str(x) for x in BM25_WEIGHTS)
+    if not cond:  # rank in the FTS table alone, then look up only the n best passages
+        ranked = store.conn.execute(
+            f"SELECT rowid, bm25(chunks_fts, {w}) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY s LIMIT ?", (match, n)).fetchall()
+        if not ranked:
+            return []
+        marks = ",".join("?" * len(ranked))
+        ids = {r[0]: (r[1], r[2]) for r in store.conn.execute(
+            f"SELECT cid, id, post_id FROM chunks WHERE cid IN ({marks})",
+            [r[0] for r in ranked])}
+        return [Candidate(*ids[r[0]], -float(r[1])) for r in ranked if r[0] in ids]
     sql = (f"SELECT c.id, c.post_id, bm25(chunks_fts, {w}) AS s FROM chunks_fts "
            "JOIN chunks c ON c.cid = chunks_fts.rowid JOIN posts p ON p.id = c.post_id "
-           f"WHERE chunks_fts MATCH ? {'AND ' + cond if cond else ''} ORDER BY s LIMIT ?")
+           f"WHERE chunks_fts MATCH ? AND {cond} ORDER BY s LIMIT ?")
     rows = store.conn.execute(sql, [match, *args, n]).fetchall()
     return [Candidate(r[0], r[1], -float(r[2])) for r in rows]
 

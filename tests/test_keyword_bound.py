@@ -1,0 +1,76 @@
+"""The keyword side's bounded candidate set (kb.retrieval.bounded_match): on an archive where a
+question's common words match most passages, bm25 ranks only the passages of its rarer terms, and
+the passages a reader wants still come first."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.retrieval import bounded_match, fts_terms, keyword_candidates
+from kb.store.posts import PostRecord, save_post
+
+
+def _post(i: int, text: str) -> PostRecord:
+    return PostRecord(title=f"Note {i}", lw_id=f"p{i:015d}", origin="test",
+                      urls=[f"https://example.org/posts/p{i:015d}"],
+                      published="2025-01-01T00:00:00Z", text=text)
+
+
+@pytest.fixture
+def store(monkeypatch, kb_home):
+    """120 one-passage posts: every one says "model" and "training", 40 say "oversight",
+    3 say "sandbagging"; one says both "sandbagging" and "oversight"."""
+    monkeypatch.setenv("KB_EMBED_BACKEND", "fake")
+    from kb.index.indexer import run_index
+    from kb.runtime import Runtime
+    from kb.settings import load_settings
+
+    rt = Runtime(load_settings())
+    for i in range(120):
+        words = ["The model kept training on its own outputs."]
+        if i % 3 == 0:
+            words.append("Human oversight was weak.")
+        if i in (7, 50, 99):
+            words.append("We saw sandbagging on the evaluation.")
+        save_post(rt.store, _post(i, " ".join(words)))
+    run_index(rt.store, rt.embedder, rt.index)
+    yield rt.store
+    rt.close()
+
+
+def test_small_match_sets_are_ranked_whole(store):
+    terms = fts_terms("sandbagging oversight")
+    assert bounded_match(store, terms, budget=500) == " OR ".join(terms)
+
+
+def test_common_terms_are_left_out_when_the_match_set_is_large(store):
+    terms = fts_terms("does the model do sandbagging under oversight during training")
+    match = bounded_match(store, terms, budget=60)  # a term may match at most 15 passages
+    assert '"sandbagging"' in match
+    assert not {'"oversight"', '"model"', '"training"'} & set(match.split(" OR "))
+
+
+def test_only_common_terms_are_required_together(store):
+    terms = fts_terms("model training oversight")
+    match = bounded_match(store, terms, budget=20)
+    assert " AND " in match  # every term is in more than a quarter of the budget
+    n = store.conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                           (match,)).fetchone()[0]
+    assert 0 < n < 120
+
+
+def test_the_rare_term_posts_still_rank_first(store, monkeypatch):
+    import kb.retrieval as r
+
+    monkeypatch.setattr(r, "SCORE_BUDGET", 60)
+    rare = {"Note 7", "Note 50", "Note 99"}
+    got = keyword_candidates(store, "model training sandbagging oversight", 5)
+    assert _titles(store, got) == rare
+    monkeypatch.setattr(r, "SCORE_BUDGET", 10_000)  # unbounded: the same three lead
+    got = keyword_candidates(store, "model training sandbagging oversight", 5)
+    assert len(got) == 5 and _titles(store, got[:3]) == rare
+
+
+def _titles(store, candidates) -> set[str]:
+    return {store.conn.execute("SELECT title FROM posts WHERE id = ?", (c.post_id,)).fetchone()[0]
+            for c in candidates}

@@ -6,8 +6,9 @@ Two steps so callers can time and drive them separately (the TUI, ``bench/p5_ask
   (``continue_``), hybrid retrieval, the relevance check that decides to abstain, and the
   prompt, fitted to the context window by dropping the lowest-ranked sources.
 - :func:`generate` streams the reply (``on_token(piece)`` per piece), removes citation
-  markers of sources that were not given, checks every cited sentence against its passage
-  (supported or weak) and abstains when the model refused or cited nothing.
+  markers of sources that were not given and every link the model wrote, checks every
+  sentence, cited or not, with the claim checker (:mod:`digest.answer_check`), and abstains
+  when the model refused or most of its statements are not supported.
 
 :func:`ask` runs both and stores the exchange for ``--continue``.
 """
@@ -20,9 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from digest import ask_prompts as P
+from digest.answer_check import SentenceCheck, check_answer
 from digest.citations import find_markers, strip_invalid_markers
+from digest.claimcheck import ClaimChecker
 from digest.conversations import last_exchange, save_exchange
-from digest.support import RELEVANCE_SIM, Claim, check_claims, claims, relevance
+from digest.links import strip_links
+from digest.support import RELEVANCE_SIM, relevance
 from kb.embed.base import Embedder
 from kb.index.vector import VectorIndex
 from kb.models.base import LLM, Message
@@ -60,10 +64,13 @@ class Citation:
     published: str | None = None
     version: int = 0
     passage: str = ""
+    verdict: str = ""  # "supported" or "weak": the best the check found for this citation
 
     def to_json(self) -> dict[str, Any]:
         return {"n": self.n, "post_id": self.post_id, "title": self.title, "url": self.url,
-                "supported": self.supported, "start": self.start, "end": self.end,
+                "supported": self.supported, "verdict": self.verdict or (
+                    "supported" if self.supported else "weak"),
+                "start": self.start, "end": self.end,
                 "authors": self.authors, "published": self.published, "version": self.version,
                 "passage": self.passage}
 
@@ -78,11 +85,12 @@ class Answer:
     removed_markers: list[int] = field(default_factory=list)
     abstain_reason: str = ""
     standalone_question: str = ""
-    claims: list[Claim] = field(default_factory=list)
+    claims: list[SentenceCheck] = field(default_factory=list)  # every sentence, checked
     model_text: str = ""  # the reply exactly as streamed
     dropped: list[str] = field(default_factory=list)  # post ids left out to fit the context
     model_id: str = ""
     exchange_id: int | None = None
+    removed_links: list[str] = field(default_factory=list)  # links the model wrote
 
     @property
     def nearest(self) -> list[SearchHit]:
@@ -95,7 +103,7 @@ class Answer:
                 "question": self.question, "standalone_question": self.standalone_question,
                 "abstain_reason": self.abstain_reason, "removed_markers": self.removed_markers,
                 "claims": [c.to_json() for c in self.claims], "dropped_sources": self.dropped,
-                "model": self.model_id}
+                "removed_links": self.removed_links, "model": self.model_id}
 
 
 @dataclass
@@ -212,9 +220,19 @@ def _abstain(prep: Prepared, reason: str, *, model_text: str = "", model_id: str
                   prep.standalone, [], model_text, prep.dropped, model_id)
 
 
-def generate(prep: Prepared, llm: LLM | None, on_token: Callable[[str], None] | None = None
-             ) -> Answer:
-    """Stream the model's reply and verify it (see the module docstring)."""
+def clean_reply(raw: str, sources: int) -> tuple[str, list[int], list[str]]:
+    """The reply with "[source 2]" read as "[2]", markers of sources that were not given
+    removed, and every link the model wrote removed (its words stay).  Returns (text,
+    removed markers, removed links)."""
+    text, links = strip_links(_SOURCE_WORD.sub(r"[\1]", raw))
+    text, removed = strip_invalid_markers(text.strip(), set(range(1, sources + 1)))
+    return text, removed, links
+
+
+def generate(prep: Prepared, llm: LLM | None, on_token: Callable[[str], None] | None = None,
+             checker: ClaimChecker | None = None) -> Answer:
+    """Stream the model's reply and check every sentence of it (see the module docstring and
+    :mod:`digest.answer_check`)."""
     if prep.abstain_reason or llm is None:
         return _abstain(prep, prep.abstain_reason or "no model to answer with")
     pieces: list[str] = []
@@ -223,30 +241,35 @@ def generate(prep: Prepared, llm: LLM | None, on_token: Callable[[str], None] | 
         if on_token is not None:
             on_token(piece)
     raw = "".join(pieces)
-    text, removed = strip_invalid_markers(_SOURCE_WORD.sub(r"[\1]", raw).strip(),
-                                          set(range(1, len(prep.sources) + 1)))
-    cited = find_markers(text)
-    if not cited:
-        reason = ("the model said the sources do not answer the question"
-                  if _REFUSAL.search(text) or not text else
-                  "the model's reply cited none of the sources, so it cannot be checked")
-        return _abstain(prep, reason, model_text=raw, model_id=llm.model_id, removed=removed)
+    text, removed, links = clean_reply(raw, len(prep.sources))
+    if not text or (_REFUSAL.search(text) and not find_markers(text)):
+        out = _abstain(prep, "the model said the sources do not answer the question",
+                       model_text=raw, model_id=llm.model_id, removed=removed)
+        out.removed_links = links
+        return out
     passages = {i + 1: h.text for i, h in enumerate(prep.sources)}
-    items = claims(text)
-    check_claims(prep.embedder, items, passages)
-    if not any(any(c.supported.values()) for c in items):
-        reason = "no sentence of the model's reply is supported by the source it cites"
+    checked = check_answer(checker or ClaimChecker(prep.embedder), text, passages)
+    if not checked.stands():
+        facts = checked.factual
+        good = sum(s.verdict == "supported" for s in facts)
+        reason = (f"only {good} of the {len(facts)} statements in the model's reply "
+                  "are supported by the sources" if facts else
+                  "the model's reply states nothing the sources could support")
         out = _abstain(prep, reason, model_text=raw, model_id=llm.model_id, removed=removed)
-        out.claims = items  # kept for inspection (--json "claims")
+        out.claims, out.removed_links = checked.sentences, links  # for inspection (--json)
         return out
     citations = []
-    for n in cited:
+    for n in checked.shown_markers:
         h = prep.sources[n - 1]
-        verdicts = [c.supported.get(n, False) for c in items if n in c.cites]
-        citations.append(Citation(n, h.post_id, h.title, h.url, bool(verdicts) and all(verdicts),
-                                  h.start, h.end, h.authors, h.published, h.version, h.text))
-    return Answer(prep.question, text, False, citations, prep.retrieved, removed, "",
-                  prep.standalone, items, raw, prep.dropped, llm.model_id)
+        verdicts = [s.evidence[n].verdict for s in checked.sentences
+                    if s.kept and n in s.shown]
+        verdict = "supported" if "supported" in verdicts else "weak"
+        citations.append(Citation(n, h.post_id, h.title, h.url, verdict == "supported",
+                                  h.start, h.end, h.authors, h.published, h.version, h.text,
+                                  verdict))
+    return Answer(prep.question, checked.text, False, citations, prep.retrieved, removed, "",
+                  prep.standalone, checked.sentences, raw, prep.dropped, llm.model_id,
+                  removed_links=links)
 
 
 def ask(store: Store, llm: LLM, embedder: Embedder, index: VectorIndex, question: str, *,

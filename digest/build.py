@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from digest import prompts
+from digest.claimcheck import ClaimChecker
 from digest.days import local_time, posts_of_day
 from digest.relevance import demote_far_posts, rescue_alignment_posts
 from digest.render import render
@@ -56,7 +57,9 @@ class DigestResult:
     def to_json(self) -> dict[str, Any]:
         return {"date": self.day, "status": self.status, "path": str(self.path or ""),
                 "posts": self.posts, "themes": self.themes, "pending": self.pending,
-                "model_calls": self.calls, "message": self.message}
+                "model_calls": self.calls, "message": self.message,
+                "claim_check": {k: len(v) for k, v in
+                                (self.data.get("claim_check") or {}).items()}}
 
 
 def source_label(store: Store, post: Post) -> str:
@@ -140,7 +143,8 @@ def build_digest(settings: Settings, store: Store, llm: LLM, embedder: Embedder,
     if not dp.published and not dp.updated:
         return DigestResult(d, "empty", message=f"no posts on {d}")
     model_id = c.model_id
-    report = summarize_posts(store, c, dp.published, parallel=settings.digest.parallel)
+    report = summarize_posts(store, c, dp.published, parallel=settings.digest.parallel,
+                             checker=ClaimChecker(embedder))
     data = collect(settings, store, day, model_id)
     pending = sum(1 for p in data["posts"] if p["status"] != "ok")
     embed_model = embedder.model_id
@@ -175,9 +179,11 @@ def build_digest(settings: Settings, store: Store, llm: LLM, embedder: Embedder,
         data["themes"] = [t.to_json() for t in tr.themes]
         data["connections"] = tr.connections
         data["removed_markers"] = tr.removed_markers
+        data["claim_check"] = tr.claim_check()
         failures = tr.model_failures
     else:
         data["themes"], data["connections"], data["removed_markers"] = [], "", []
+        data["claim_check"] = {"removed_citations": [], "dropped": [], "added_citations": []}
     data |= {"model": model_id, "embed_model": embed_model,
              "prompt_version": prompts.PROMPT_VERSION, "render_version": RENDER_VERSION,
              "pending": pending, "summary_failures": [
@@ -197,6 +203,12 @@ def build_digest(settings: Settings, store: Store, llm: LLM, embedder: Embedder,
         write_atomic(result.path, md)
     result.markdown, result.data = md, data
     extra = f", {pending} pending" if pending else ""
+    cc = data["claim_check"]
+    if cc["dropped"] or cc["removed_citations"]:
+        extra += (f"; claim check: {len(cc['dropped'])} sentence"
+                  f"{'s' if len(cc['dropped']) != 1 else ''} dropped, "
+                  f"{len(cc['removed_citations'])} citation"
+                  f"{'s' if len(cc['removed_citations']) != 1 else ''} removed")
     result.message = (f"{d}: {result.posts} posts, {result.themes} "
                       f"theme{'s' if result.themes != 1 else ''}{extra} "
                       f"-> {result.path or 'stored'}")

@@ -29,7 +29,8 @@ _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", 
                  "seventeen", "eighteen", "nineteen", "twenty")
 
 _CAPITALIZED = re.compile(r"\b[A-Z][\w]*(?:-[\w]+)*")
-_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?%?")
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:\s*(?:%|percent\b|per\s*cent\b))?",
+                     re.IGNORECASE)
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|[\"“(]\s*)$")
 # Unsupported proper names tolerated before a summary counts as ungrounded: one stray
 # capitalized word ("Bayesian", "English") is paraphrase, two are usually an invention.
@@ -49,9 +50,30 @@ def _mentioned(term: str, source: str) -> bool:
     return False
 
 
+_PERCENT = re.compile(r"\s*(?:%|percent\b|per\s*cent\b)", re.IGNORECASE)
+
+
+def _source_numbers(source: str) -> tuple[set[str], set[str]]:
+    """(every number of ``source`` as a whole token, those of them given as a percentage);
+    commas dropped ("1,000" = "1000")."""
+    plain_nums: set[str] = set()
+    percents: set[str] = set()
+    for m in re.finditer(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\d])", source):
+        n = m.group().rstrip(",").replace(",", "")
+        plain_nums.add(n)
+        if _PERCENT.match(source, m.end()):
+            percents.add(n)
+    return plain_nums, percents
+
+
 def _number_mentioned(num: str, source: str) -> bool:
-    bare = num.rstrip("%").replace(",", "")
-    if bare in source.replace(",", ""):
+    """Whether ``source`` states the number ``num`` as a whole token: "20%" is not in a post
+    that only says "2023" or "20 posts"; "12" is in "12 of them" and in "twelve"."""
+    bare = re.sub(r"[^\d.]", "", num.split()[0] if " " in num else num.rstrip("%")).rstrip(".")
+    found, percents = _source_numbers(source)
+    if _PERCENT.search(num):
+        return bare in percents
+    if bare in found:
         return True
     if bare.isdigit() and int(bare) < len(_NUMBER_WORDS):
         return _mentioned(_NUMBER_WORDS[int(bare)], source)
@@ -76,8 +98,9 @@ def unsupported_terms(summary: str, source: str) -> list[str]:
                   or _mentioned(term, src)):  # a capital that only starts a sentence: no name
             names.append(term)
     for m in _NUMBER.finditer(summary):
-        if not _number_mentioned(m.group(), src) and m.group() not in out:
-            out.append(m.group())
+        num = m.group().rstrip(",")
+        if not _number_mentioned(num, src) and num not in out:
+            out.append(num)
     if len(names) > MAX_UNSUPPORTED_NAMES:
         out.extend(names)
     return out

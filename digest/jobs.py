@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digest.build import DigestResult, build_digest, digest_path
+from digest.claimcheck import ClaimChecker
 from digest.daily import (
     EXIT_LOCKED,
     EXIT_OK,
@@ -243,7 +244,8 @@ def _run(rt: Runtime, report: DailyReport, *, demo: bool, now: date | None, echo
         try:
             step = Counter(on_progress, "summarizing", len(pids), "posts")
             sr = summarize_posts(store, rt.llm, pids, parallel=settings.digest.parallel,
-                                 on_done=lambda _pid, _row: step.advance())
+                                 on_done=lambda _pid, _row: step.advance(),
+                                 checker=ClaimChecker(rt.embedder))
             report.summarized, report.cached, report.pending = sr.made, sr.cached, sr.pending
             for pid, err in sr.failures[:5]:
                 echo(f"warning: summary of {pid} pending: {err}")

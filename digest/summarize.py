@@ -1,7 +1,10 @@
 """Per-post summaries: 3-5 sentences, a relevance label and (when relevant) one implication.
 
 Cached by (version content hash, model id, prompt version): re-running makes no model call.
-Structured output is validated; invalid output is retried once, then parsed as plain text,
+Structured output is validated — and, given a :class:`digest.claimcheck.ClaimChecker`, every
+sentence is checked against the post: a sentence the post contradicts (a flipped negation, a
+number, name or acronym the post does not state) makes the summary invalid, a sentence the
+post does not bear on is left out; invalid output is retried once, then parsed as plain text,
 then asked for once more as plain text; anything still unusable leaves the post *pending*
 (stored as such, retried next run) — never garbage.  Posts longer than the model's context
 are summarized map-reduce over parts.
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from digest import prompts
+from digest.claimcheck import ClaimChecker
 from digest.grounding import grounding_problem
 from digest.repo import Summary, get_summary, save_summary
 from digest.text import (
@@ -26,6 +30,7 @@ from digest.text import (
     extract_json,
     has_junk_word,
     labelled_fields,
+    one_line,
     plain,
     sentences,
     strip_data_echo,
@@ -92,10 +97,38 @@ def check_summary(summary: str, title: str) -> str | None:
     return None
 
 
+def claim_check_summary(checker: ClaimChecker, summary: str, post: PostText
+                        ) -> tuple[str, str | None]:
+    """(``summary`` without the sentences ``post`` does not bear on, why it is refused or
+    None).  A sentence the post contradicts, or that states a name or number the post does
+    not, refuses the whole summary: the model is asked again, and the post stays pending if
+    it keeps doing so."""
+    sents = sentences(summary)
+    if not sents:
+        return summary, None
+    evs = checker.check_many([(x, post.source) for x in sents])
+    kept = []
+    for sent, ev in zip(sents, evs, strict=True):
+        invented = [r for r in ev.reasons if "not in the passage" in r]
+        if ev.verdict == "contradicted" or invented:
+            why = (invented or ev.reasons or ["contradicted"])[0]
+            return summary, (f"the summary says what the post does not ({why}): "
+                             f"“{one_line(sent, max_words=16, max_chars=120)}”")
+        if ev.verdict == "unsupported":
+            log.info("summary sentence left out, the post does not bear on it: %r", sent)
+            continue
+        kept.append(sent)
+    if not kept:
+        return "", "the post does not bear on any sentence of the summary"
+    return " ".join(kept), None
+
+
 def validate(obj: dict[str, Any] | None, post: PostText, *,
-             default_relevance: str | None = None) -> tuple[Parsed | None, str]:
+             default_relevance: str | None = None,
+             checker: ClaimChecker | None = None) -> tuple[Parsed | None, str]:
     """A usable summary from a parsed reply, or (None, reason).  Given the post's text, a
-    summary that names things the post never mentions is refused (see digest.grounding)."""
+    summary that names things the post never mentions is refused (see digest.grounding), and
+    given ``checker`` each sentence is checked against the post (see claim_check_summary)."""
     title = post.title
     if not obj:
         return None, "no JSON object in the reply"
@@ -114,6 +147,11 @@ def validate(obj: dict[str, Any] | None, post: PostText, *,
     while len(sents) > 1 and len(sents[-1].split()) < 3:  # a cut-off tail ("… it has. It.")
         sents.pop()
     summary = " ".join(sents[:5])
+    if checker is not None and post.text:
+        summary, why2 = claim_check_summary(checker, summary, post)
+        why = why2 or check_summary(summary, title)
+        if why:
+            return None, why
     relevance = _relevance(obj.get("relevance")) or default_relevance
     if relevance is None:
         return None, "relevance is not core, related or off-topic"
@@ -125,10 +163,15 @@ def validate(obj: dict[str, Any] | None, post: PostText, *,
                 any(m in impl.lower() for m in prompts.ECHO_MARKERS) or \
                 (post.text and grounding_problem(impl, post.source)):
             impl = ""
+        elif impl and checker is not None and post.text and \
+                checker.check(impl, post.source).verdict not in ("supported", "weak"):
+            log.info("implication left out, the post does not support it: %r", impl)
+            impl = ""
     return Parsed(summary, relevance, impl), ""
 
 
-def _text_parse(raw: str, post: PostText) -> Parsed | None:
+def _text_parse(raw: str, post: PostText, checker: ClaimChecker | None = None
+                ) -> Parsed | None:
     """Plain-text fallback: labelled lines or truncated JSON."""
     fields = labelled_fields(raw)
     if "summary" not in fields:
@@ -137,12 +180,13 @@ def _text_parse(raw: str, post: PostText) -> Parsed | None:
         fields = {"summary": raw}
     rel = _relevance(fields.get("relevance", "").split()[0] if fields.get("relevance") else "")
     parsed, _ = validate({"summary": fields["summary"], "relevance": rel or "related",
-                          "implications": fields.get("implications", "")}, post)
+                          "implications": fields.get("implications", "")}, post,
+                         checker=checker)
     return parsed
 
 
-def _summarize_body(llm: LLM, post: PostText, body: str, *, notes: bool
-                    ) -> tuple[Parsed, str]:
+def _summarize_body(llm: LLM, post: PostText, body: str, *, notes: bool,
+                    checker: ClaimChecker | None = None) -> tuple[Parsed, str]:
     title, authors = post.title, list(post.authors)
     msgs = prompts.summary_messages(title, authors, body, notes=notes)
     replies: list[str] = []
@@ -151,18 +195,18 @@ def _summarize_body(llm: LLM, post: PostText, body: str, *, notes: bool
         reply = llm.chat(msgs, max_tokens=SUMMARY_MAX_TOKENS,
                          json_schema=prompts.SUMMARY_SCHEMA).text
         replies.append(reply)
-        parsed, reason = validate(extract_json(reply), post)
+        parsed, reason = validate(extract_json(reply), post, checker=checker)
         if parsed:
             return parsed, "json" if attempt == 0 else "json-retry"
         log.info("summary of %r invalid (%s)%s", title, reason, "; retrying" if not attempt else "")
         msgs = [*msgs, Message("assistant", reply[:2000]), prompts.retry_message(reason)]
     for reply in replies:
-        parsed2 = _text_parse(reply, post)
+        parsed2 = _text_parse(reply, post, checker)
         if parsed2:
             return parsed2, "text"
     reply = llm.chat(prompts.summary_messages(title, authors, body, notes=notes, plain_text=True),
                      max_tokens=SUMMARY_MAX_TOKENS).text
-    parsed2 = _text_parse(reply, post)
+    parsed2 = _text_parse(reply, post, checker)
     if parsed2:
         return parsed2, "text"
     raise SummaryFailed(f"model output was not a usable summary ({reason})")
@@ -219,16 +263,18 @@ def _notes(llm: LLM, title: str, text: str, depth: int) -> str:
     return joined
 
 
-def summarize_text(llm: LLM, title: str, authors: list[str], text: str) -> tuple[Parsed, str]:
-    """(parsed summary, method) for one post text; raises SummaryFailed or LLMError."""
+def summarize_text(llm: LLM, title: str, authors: list[str], text: str, *,
+                   checker: ClaimChecker | None = None) -> tuple[Parsed, str]:
+    """(parsed summary, method) for one post text; raises SummaryFailed or LLMError.  Given
+    ``checker``, the summary's sentences are checked against the post."""
     words = len(text.split())
     if words < SHORT_POST_WORDS:
         return _short_post(llm, title, authors, text)
     post = PostText(title, tuple(authors), text)
     if llm.count_tokens(text) <= _budget(llm, prompts.SUMMARY_SYSTEM) - 40:
-        return _summarize_body(llm, post, text, notes=False)
+        return _summarize_body(llm, post, text, notes=False, checker=checker)
     notes = _notes(llm, title, text, 0)
-    parsed, method = _summarize_body(llm, post, notes, notes=True)
+    parsed, method = _summarize_body(llm, post, notes, notes=True, checker=checker)
     return parsed, "map-reduce+" + method
 
 
@@ -261,9 +307,11 @@ def cached_summary(store: Store, post_id: str, model_id: str) -> Summary | None:
     return get_summary(store, post_id, cur["content_hash"], model_id, prompts.PROMPT_VERSION)
 
 
-def summarize_post(store: Store, llm: LLM, post_id: str) -> tuple[Summary, bool]:
+def summarize_post(store: Store, llm: LLM, post_id: str, *,
+                   checker: ClaimChecker | None = None) -> tuple[Summary, bool]:
     """(summary row, made now) for the post's current version.  Model errors become a
-    pending row; ModelUnavailable is re-raised after recording it."""
+    pending row; ModelUnavailable is re-raised after recording it.  Given ``checker`` (the
+    faces pass one over the runtime's embedder), the summary is claim-checked."""
     import json
 
     cur = current_version(store, post_id)
@@ -277,7 +325,8 @@ def summarize_post(store: Store, llm: LLM, post_id: str) -> tuple[Summary, bool]
     row = Summary(post_id=post_id, version=cur["version"], content_hash=cur["content_hash"],
                   model_id=model_id, prompt_version=prompts.PROMPT_VERSION, status="pending")
     try:
-        parsed, method = summarize_text(c, cur["title"], json.loads(cur["authors"]), cur["text"])
+        parsed, method = summarize_text(c, cur["title"], json.loads(cur["authors"]), cur["text"],
+                                        checker=checker)
         row.status, row.summary, row.relevance = "ok", parsed.summary, parsed.relevance
         row.implications, row.method = parsed.implications, method
     except (SummaryFailed, LLMError) as exc:
@@ -322,8 +371,8 @@ def select_posts(store: Store, *, since: str | None = None, post_ids: list[str] 
 
 
 def summarize_posts(store: Store, llm: LLM, post_ids: list[str], *, parallel: int = 1,
-                    on_done: Callable[[str, Summary | None], None] | None = None
-                    ) -> SummarizeReport:
+                    on_done: Callable[[str, Summary | None], None] | None = None,
+                    checker: ClaimChecker | None = None) -> SummarizeReport:
     """Summaries for ``post_ids`` with at most ``parallel`` model requests in flight.  A failed
     post is left pending and the run goes on; once the model is unavailable the remaining
     posts are marked pending without further calls."""
@@ -350,7 +399,7 @@ def summarize_posts(store: Store, llm: LLM, post_ids: list[str], *, parallel: in
             if unavailable:
                 return pid, None, unavailable[0]
         try:
-            row, _ = summarize_post(store, c, pid)
+            row, _ = summarize_post(store, c, pid, checker=checker)
             return pid, row, row.error if not row.ok else None
         except ModelUnavailable as exc:
             with lock:

@@ -2,9 +2,22 @@
 
 The model only writes prose.  Which posts belong to a theme (its Key Posts) is decided by
 the clustering; citation markers in the prose that do not point at the theme's own posts
-(or, for connections, at the day's posts) are removed and logged; a theme whose prose ends up
-citing nothing gets its members' markers.  Results are cached by (inputs, model id, prompt
-version), so an unchanged day makes no model call.
+(or, for connections, at the day's posts) are removed and logged.  Then every sentence (theme
+bullets, implications, connections) goes through the claim checker
+(:class:`digest.claimcheck.ClaimChecker`) against the text of the posts it cites — each post's
+title, summary and implication, which is what the model was shown and what was itself checked
+against the post:
+
+- a citation whose post contradicts the sentence or does not bear on it is removed; a sentence
+  left without a supporting (``supported`` or ``weak``) citation is dropped;
+- a sentence that cites nothing gets the markers of the posts that support it (verdict
+  ``supported``), else it is dropped — markers are never added unchecked;
+- a theme left without bullets is written from its posts' own summaries (cited by
+  construction); an implication that does not survive is left out, never replaced by filler.
+
+What was removed, dropped or cited is recorded in :class:`ThemeResult`.  Model texts are
+cached by (inputs, model id, prompt version) and the checker's embeddings by text, so an
+unchanged day makes no model call and no embedding.
 """
 
 from __future__ import annotations
@@ -16,8 +29,10 @@ from typing import Any
 
 from digest import prompts
 from digest.citations import find_markers, strip_invalid_markers, strip_markers
+from digest.claimcheck import ClaimChecker, Evidence, best
 from digest.cluster import centroid, cluster, cosine
 from digest.grounding import grounding_problem
+from digest.render import esc
 from digest.repo import cache_get, cache_key, cache_put
 from digest.text import (
     DATA_ECHO,
@@ -44,6 +59,19 @@ THREAD_LOOKBACK = 14  # earlier digests searched for continuing threads
 
 def member_text(title: str, summary: str) -> str:
     return f"{title}. {summary}"
+
+
+OK_VERDICTS = ("supported", "weak")  # a citation that may stay
+
+
+def claim_source(m: Member) -> str:
+    """What a theme or connections sentence citing ``m`` is checked against: the post's title,
+    summary and implication — the text the model was given (the summary and implication were
+    checked against the post itself when they were made)."""
+    title = m.title.strip()
+    if title and not title.endswith((".", "?", "!")):
+        title += "."
+    return " ".join(x for x in (title, m.summary.strip(), m.implications.strip()) if x)
 
 
 @dataclass
@@ -75,6 +103,15 @@ class ThemeResult:
     connections: str
     removed_markers: list[dict[str, Any]] = field(default_factory=list)
     model_failures: int = 0
+    # the claim check: citations taken away (the cited post does not support the sentence),
+    # sentences dropped (nothing supports them), citations given to uncited sentences
+    removed_citations: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    added_citations: list[dict[str, Any]] = field(default_factory=list)
+
+    def claim_check(self) -> dict[str, list[dict[str, Any]]]:
+        return {"removed_citations": self.removed_citations, "dropped": self.dropped,
+                "added_citations": self.added_citations}
 
 
 def embed_cached(store: Store, embedder: Embedder, texts: list[str]) -> list[list[float]]:
@@ -88,6 +125,130 @@ def embed_cached(store: Store, embedder: Embedder, texts: list[str]) -> list[lis
             cache_put(store, keys[i], "embed", vec)
             out[i] = vec
     return [v for v in out if v is not None]
+
+
+class CachedEmbedder:
+    """An embedder whose document vectors are cached in the digest cache (by model and text),
+    so re-checking an unchanged digest embeds nothing."""
+
+    def __init__(self, store: Store, inner: Embedder) -> None:
+        self.store, self.inner = store, inner
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return embed_cached(self.store, self.inner, texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+# --- the claim check of model sentences --------------------------------------------------------
+_LEADING_MARKERS = re.compile(r"^((?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*)+)(.*)$", re.S)
+
+
+def claim_sentences(text: str) -> list[str]:
+    """``text`` split into sentences, a marker after a full stop ("… works. [2]") kept with the
+    sentence it follows."""
+    out: list[str] = []
+    for sent in sentences(text):
+        m = _LEADING_MARKERS.match(sent)
+        if m and out:
+            out[-1] = f"{out[-1]} {m.group(1).strip()}"
+            sent = m.group(2).strip()
+        if sent:
+            out.append(sent)
+    return out
+
+
+def bare_claim(sentence: str) -> str:
+    """The sentence without its markers, as the checker reads it."""
+    t = re.sub(r"\s{2,}", " ", strip_markers(sentence))
+    return re.sub(r"\s+([.,;:!?])", r"\1", t).strip()
+
+
+def with_citation(sentence: str, numbers: list[int]) -> str:
+    """``sentence`` with ``[numbers]`` before its closing punctuation."""
+    m = re.match(r"^(.*?)([.!?]+[\"”’)]*)?$", sentence.rstrip(), re.S)
+    body, end = (m.group(1), m.group(2) or "") if m else (sentence, "")
+    return f"{body.rstrip()} [{', '.join(map(str, numbers))}]{end}"
+
+
+def _absence_only(ev: Evidence) -> bool:
+    """The only problems are names or numbers the passage lacks (another cited post may state
+    them) — not a flipped negation or a differing number."""
+    return ev.verdict == "contradicted" and bool(ev.reasons) and \
+        all("not in the passage" in r for r in ev.reasons)
+
+
+def _why(evs: dict[int, Evidence]) -> list[str]:
+    return [f"[{n}] {e.verdict}" + (f": {'; '.join(e.reasons)}" if e.reasons else "")
+            for n, e in evs.items()]
+
+
+def check_claims(checker: ClaimChecker, sents: list[str], sources: dict[int, str], pool: list[int],
+                 where: str, result: ThemeResult) -> list[str]:
+    """The sentences that survive the claim check, with their citations corrected (see the
+    module docstring).  ``sources`` maps post numbers to their text; ``pool`` are the posts
+    an uncited sentence may be attributed to.  Markers must already be valid numbers."""
+    pairs: list[tuple[str, str]] = []
+    plans: list[tuple[str, str, list[int], bool]] = []  # (sentence, claim, posts, cited)
+    for sent in sents:
+        claim = bare_claim(sent)
+        if not claim:
+            continue
+        cited = [n for n in find_markers(sent) if n in sources]
+        posts = cited or [n for n in pool if n in sources]
+        plans.append((sent, claim, posts, bool(cited)))
+        pairs += [(claim, sources[n]) for n in posts]
+        if len(cited) > 1:  # a sentence may join what several cited posts say
+            pairs.append((claim, "\n".join(sources[n] for n in cited)))
+    verdicts = iter(checker.check_many(pairs) if pairs else [])
+    kept: list[str] = []
+    for sent, claim, posts, has_markers in plans:
+        evs = {n: next(verdicts) for n in posts}
+        together = next(verdicts) if has_markers and len(posts) > 1 else None
+        if has_markers:
+            ok = [n for n in posts if evs[n].verdict in OK_VERDICTS]
+            if together is not None and together.verdict in OK_VERDICTS:
+                ok += [n for n in posts if n not in ok and _absence_only(evs[n])]
+            removed = [n for n in posts if n not in ok]
+            if removed:
+                result.removed_citations.append({
+                    "where": where, "sentence": sent, "markers": removed,
+                    "reasons": _why({n: evs[n] for n in removed})})
+                log.warning("%s: citation %s of %r removed: the cited post does not support it",
+                            where, removed, claim)
+            if ok:
+                kept.append(strip_invalid_markers(sent, set(ok))[0].strip())
+                continue
+        else:
+            support = [n for n in posts if evs[n].verdict == "supported"]
+            if support:
+                kept.append(with_citation(sent, support))
+                result.added_citations.append({"where": where, "sentence": claim,
+                                               "markers": support})
+                continue
+        top = best(list(evs.values()))
+        result.dropped.append({"where": where, "text": claim, "cited": has_markers,
+                               "reasons": _why(evs) if has_markers else (
+                                   [f"no post supports it (best: {top.verdict})"] if top else
+                                   ["no post to check it against"])})
+        log.warning("%s: sentence dropped, no post supports it: %r", where, claim)
+    return kept
 
 
 def _cached_call(store: Store, llm: LLM, kind: str, msgs: list[Message], schema: dict[str, Any],
@@ -158,13 +319,11 @@ def _fallback_theme(members: list[Member]) -> dict[str, Any]:
     name = first if len(members) == 1 else f"{first} and related posts"
     bullets = [f"{first_sentences(m.summary, 1)} [{m.n}]" for m in members[:4]]
     impls = [f"{m.implications} [{m.n}]" for m in members if m.implications][:2]
-    impl = " ".join(impls) or ("See each post's summary below for what it means for alignment "
-                               f"[{', '.join(str(m.n) for m in members)}].")
-    return {"name": name, "summary": bullets, "implications": impl}
+    return {"name": name, "summary": bullets, "implications": " ".join(impls)}
 
 
 def write_theme(store: Store, llm: LLM, members: list[Member], vectors: list[list[float]],
-                result: ThemeResult) -> Theme:
+                result: ThemeResult, checker: ClaimChecker) -> Theme:
     items = [(m.n, m.title, m.summary) for m in members]
     valid = {m.n for m in members}
     try:
@@ -176,26 +335,40 @@ def write_theme(store: Store, llm: LLM, members: list[Member], vectors: list[lis
         log.warning("theme writing failed, using the posts' own summaries: %s", exc)
         value, method = None, f"fallback (model error: {exc})"
         result.model_failures += 1
+    fallback = value is None
     if value is None:
         value = _fallback_theme(members)
+    name = value["name"]
     bullets: list[str] = []
     for b in value["summary"]:
         clean, removed = strip_invalid_markers(b, valid)
         if removed:
-            result.removed_markers.append({"where": f"theme {value['name']!r}", "markers": removed})
-            log.warning("theme %r cited posts outside the theme, removed: %s", value["name"], removed)
+            result.removed_markers.append({"where": f"theme {name!r}", "markers": removed})
+            log.warning("theme %r cited posts outside the theme, removed: %s", name, removed)
         bullets.append(clean.strip())
     impl, removed = strip_invalid_markers(value["implications"], valid)
     if removed:
-        result.removed_markers.append({"where": f"theme {value['name']!r} implications",
+        result.removed_markers.append({"where": f"theme {name!r} implications",
                                        "markers": removed})
         log.warning("theme %r implications cited posts outside the theme, removed: %s",
-                    value["name"], removed)
-    if not any(find_markers(t) for t in [*bullets, impl]):
-        bullets[-1] = f"{bullets[-1]} [{', '.join(str(m.n) for m in members)}]"
-        method += "+cited"
-    return Theme(name=value["name"], numbers=[m.n for m in members], summary=bullets,
-                 implications=impl.strip(), centroid=centroid(vectors), method=method)
+                    name, removed)
+    impl = impl.strip()
+    if not fallback:  # the fallback is the posts' own summaries, cited by construction
+        sources = {m.n: claim_source(m) for m in members}
+        pool = [m.n for m in members]
+        before = len(result.added_citations)
+        bullets = check_claims(checker, bullets, sources, pool, f"theme {name!r}", result)
+        impl = " ".join(check_claims(checker, claim_sentences(impl), sources, pool,
+                                     f"theme {name!r} implications", result))
+        if len(result.added_citations) > before:
+            method += "+cited-by-check"
+        if not bullets:
+            bullets = _fallback_theme(members)["summary"]
+            method += "+fallback-bullets"
+            log.warning("theme %r: no bullet survived the claim check; using the posts' own "
+                        "summaries", name)
+    return Theme(name=name, numbers=[m.n for m in members], summary=bullets,
+                 implications=impl, centroid=centroid(vectors), method=method)
 
 
 def _check_connections(obj: dict[str, Any] | None, source: str = "") -> tuple[str | None, str]:
@@ -208,7 +381,8 @@ def _check_connections(obj: dict[str, Any] | None, source: str = "") -> tuple[st
     return text, ""
 
 
-def write_connections(store: Store, llm: LLM, themes: list[Theme], result: ThemeResult) -> str:
+def write_connections(store: Store, llm: LLM, themes: list[Theme], result: ThemeResult,
+                      checker: ClaimChecker, members: list[Member]) -> str:
     valid = {n for t in themes for n in t.numbers}
     sims = [(i + 1, j + 1, cosine(a.centroid, b.centroid)) for i, a in enumerate(themes)
             for j, b in enumerate(themes) if i < j]
@@ -226,43 +400,53 @@ def write_connections(store: Store, llm: LLM, themes: list[Theme], result: Theme
         log.warning("connections writing failed, using a plain statement: %s", exc)
         text = None
         result.model_failures += 1
-    if text is None:
+    if text is not None:
+        clean, removed = strip_invalid_markers(text, valid)
+        if removed:
+            result.removed_markers.append({"where": "connections", "markers": removed})
+            log.warning("connections cited posts that are not in the day's themes, removed: %s",
+                        removed)
+        sources = {m.n: claim_source(m) for m in members if m.n in valid}
+        kept = check_claims(checker, claim_sentences(clean), sources, sorted(sources),
+                            "connections", result)
+        text = " ".join(kept) or None
+        if text is None:
+            log.warning("connections: no sentence survived the claim check; using the plain "
+                        "statement")
+    if text is None:  # kb's own statement, cited by construction
         text = _fallback_connections(themes, sims)
-    clean, removed = strip_invalid_markers(text, valid)
-    if removed:
-        result.removed_markers.append({"where": "connections", "markers": removed})
-        log.warning("connections cited posts that are not in the day's themes, removed: %s",
-                    removed)
-    if not find_markers(clean):
-        clean = f"{clean.rstrip()} [{', '.join(str(t.numbers[0]) for t in themes)}]"
-    return clean.strip()
+    return str(text).strip()
 
 
 def _fallback_connections(themes: list[Theme], sims: list[tuple[int, int, float]]) -> str:
+    """kb's own statement (Markdown: theme names, which may come from post titles, escaped)."""
     if len(themes) == 1:
         t = themes[0]
-        return (f"All of the day's alignment posts fall under one theme, {t.name} "
+        return (f"All of the day's alignment posts fall under one theme, {esc(t.name)} "
                 f"[{', '.join(map(str, t.numbers))}].")
     a, b, s = sims[0]
     ta, tb = themes[a - 1], themes[b - 1]
-    return (f"The closest pair of themes is {ta.name} [{ta.numbers[0]}] and {tb.name} "
+    return (f"The closest pair of themes is {esc(ta.name)} [{ta.numbers[0]}] and {esc(tb.name)} "
             f"[{tb.numbers[0]}] (embedding similarity {s:.2f}); the other themes stand apart.")
 
 
 def build_themes(store: Store, llm: LLM, embedder: Embedder, members: list[Member], *,
-                 max_themes: int = 4, earlier: list[dict[str, Any]] | None = None
-                 ) -> ThemeResult:
-    """Cluster ``members`` and write each theme and the connections section."""
+                 max_themes: int = 4, earlier: list[dict[str, Any]] | None = None,
+                 checker: ClaimChecker | None = None) -> ThemeResult:
+    """Cluster ``members`` and write each theme and the connections section.  Every model
+    sentence is checked with ``checker`` (by default a :class:`ClaimChecker` over ``embedder``
+    with its vectors cached in the store)."""
     result = ThemeResult(themes=[], connections="")
     if not members:
         return result
+    checker = checker or ClaimChecker(CachedEmbedder(store, embedder))
     vectors = embed_cached(store, embedder, [member_text(m.title, m.summary) for m in members])
     for group in cluster(vectors, max_themes):
         theme = write_theme(store, llm, [members[i] for i in group],
-                            [vectors[i] for i in group], result)
+                            [vectors[i] for i in group], result, checker)
         theme.continues = _continuing(theme, earlier or [], embedder.model_id)
         result.themes.append(theme)
-    result.connections = write_connections(store, llm, result.themes, result)
+    result.connections = write_connections(store, llm, result.themes, result, checker, members)
     return result
 
 

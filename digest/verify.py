@@ -39,7 +39,8 @@ class DigestVerificationError(ValueError):
 
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s<>()\]\[\"']*")
-_LINK = re.compile(r"\[((?:\\.|[^\]\\])*)\]\(([^()\s]*)\)")
+# a Markdown link on one line; an escaped bracket ("\\[", as render.esc writes) opens none
+_LINK = re.compile(r"(?<!\\)\[((?:\\.|[^\]\\\n])*)\]\(([^()\s]*)\)")
 _HEAD = re.compile(r"^### (\d+)\. (.+)$")
 _LINKLINE = re.compile(r"^Link: (\S+)$")
 

@@ -123,7 +123,10 @@ def write_feed(path: Path, n: int = 4, *, when: datetime | None = None, prefix: 
             f"<link>https://fault-suite.example.org/{prefix}/{i}</link>"
             f"<guid isPermaLink=\"false\">{prefix}-{i}</guid>"
             f"<pubDate>{pub}</pubDate><dc:creator>Test Author {i}</dc:creator>"
-            f"<description>{escape('<p>' + body + '</p><p>' + body + '</p>')}</description></item>")
+            # every post also says what the scripted model's summary says (SUMMARY): digest
+            # summaries are claim-checked against their post, and only the faults may decide
+            f"<description>{escape('<p>' + body + '</p><p>' + body + '</p><p>' + SUMMARY + '</p>')}"
+            "</description></item>")
     path.write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'

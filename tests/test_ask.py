@@ -99,12 +99,24 @@ def test_marker_for_a_source_not_given_is_removed_and_reported(settings, store):
     assert a.to_json()["removed_markers"] == [7]
 
 
-def test_reply_citing_nothing_abstains_and_keeps_the_nearest_posts(settings, store):
+def test_uncited_reply_no_source_supports_abstains_and_keeps_the_nearest_posts(settings, store):
     a = run(settings, store, FakeLLM(["Reward hacking is a known issue in RL."]))
     assert a.abstained and a.citations == []
-    assert "cited none of the sources" in a.abstain_reason
+    assert a.abstain_reason == ("only 0 of the 1 statements in the model's reply are supported "
+                                "by the sources")
     assert [h.post_id for h in a.nearest] == [h.post_id for h in hits()]
     assert a.model_text == "Reward hacking is a known issue in RL."
+    assert [c.kept for c in a.claims] == [False]  # kept for --json, not shown
+
+
+def test_uncited_sentence_a_source_supports_is_answered_with_that_source(settings, store):
+    a = run(settings, store, FakeLLM(["A corrigible agent does not resist being shut down or "
+                                      "corrected by its overseers."]))
+    assert not a.abstained
+    assert a.answer == ("A corrigible agent does not resist being shut down or corrected by "
+                        "its overseers [3].")
+    assert [(c.n, c.supported) for c in a.citations] == [(3, True)]
+    assert a.claims[0].added
 
 
 def test_model_refusal_abstains(settings, store):
@@ -113,15 +125,47 @@ def test_model_refusal_abstains(settings, store):
     assert "archive does not answer" in a.answer
 
 
-def test_citing_a_source_that_does_not_support_the_sentence_is_weak(settings, store):
-    reply = ("Reward hacking is when an agent exploits a flaw in the reward function [1]. "
-             "Reward hacking was first observed in boats collecting points [2].")
+SUPPORTED_1 = "Reward hacking is when an agent exploits a flaw in the reward function [1]."
+SUPPORTED_4 = "In debate two models argue opposite sides and a human judge picks the winner [4]."
+
+
+def test_citing_a_related_passage_that_does_not_say_it_is_weak(settings, store):
+    reply = f"{SUPPORTED_1} {SUPPORTED_4} A corrigible agent does not resist shutdown [3]."
     a = run(settings, store, FakeLLM([reply]))
+    assert not a.abstained and a.answer == reply
     by_n = {c.n: c for c in a.citations}
-    assert by_n[1].supported is True
-    assert by_n[2].supported is False  # [2] is about sparse autoencoders
-    weak_claim = next(c for c in a.claims if 2 in c.cites)
-    assert weak_claim.supported[2] is False
+    assert (by_n[1].supported, by_n[1].verdict) == (True, "supported")
+    assert (by_n[3].supported, by_n[3].verdict) == (False, "weak")
+    weak_claim = next(c for c in a.claims if 3 in c.cites)
+    assert weak_claim.kept and weak_claim.verdict == "weak"
+    assert weak_claim.supported[3] is False
+
+
+def test_sentence_whose_cited_passage_does_not_bear_on_it_is_dropped(settings, store):
+    off = "Reward hacking was first observed in boats collecting points [2]."
+    a = run(settings, store, FakeLLM([f"{SUPPORTED_1} {off} {SUPPORTED_4}"]))
+    assert not a.abstained
+    assert a.answer == f"{SUPPORTED_1} {SUPPORTED_4}"  # [2] is about sparse autoencoders
+    assert [c.n for c in a.citations] == [1, 4]
+    dropped = next(c for c in a.claims if 2 in c.cites)
+    assert not dropped.kept and dropped.verdict == "unsupported"
+
+
+def test_a_contradicted_citation_is_never_shown_as_support(settings, store):
+    negated = "A corrigible agent resists being shut down or corrected by its overseers [3]."
+    a = run(settings, store, FakeLLM([f"{SUPPORTED_1} {negated} {SUPPORTED_4}"]))
+    assert not a.abstained and 3 not in [c.n for c in a.citations]
+    assert "resists" not in a.answer
+    s = next(c for c in a.claims if 3 in c.cites)
+    assert s.verdict == "contradicted" and not s.kept and s.shown == []
+
+
+def test_answer_abstains_unless_most_statements_are_supported(settings, store):
+    off = "Reward hacking was first observed in boats collecting points [2]."
+    a = run(settings, store, FakeLLM([f"{SUPPORTED_1} {off}"]))  # one of two: not most
+    assert a.abstained and a.citations == []
+    assert a.abstain_reason == ("only 1 of the 2 statements in the model's reply are supported "
+                                "by the sources")
 
 
 def test_reply_whose_every_citation_is_weak_abstains(settings, store):
@@ -137,7 +181,8 @@ def test_marker_after_the_full_stop_belongs_to_the_sentence(settings, store):
 
 
 def test_source_word_markers_are_normalized(settings, store):
-    a = run(settings, store, FakeLLM(["A corrigible agent does not resist shutdown [Source 3]."]))
+    a = run(settings, store, FakeLLM(["A corrigible agent does not resist being shut down or "
+                                      "corrected by its overseers [Source 3]."]))
     assert [c.n for c in a.citations] == [3]
 
 
@@ -156,9 +201,12 @@ def test_no_hits_abstains(settings, store):
 
 
 def test_json_shape_is_exactly_the_contract(settings, store):
-    a = run(settings, store, FakeLLM(["Reward hacking exploits the reward function [1]."]))
+    a = run(settings, store, FakeLLM(["Reward hacking exploits a flaw in the reward function "
+                                      "[1]."]))
     j = a.to_json()
-    assert {"answer", "abstained", "citations", "retrieved"} <= set(j)
+    assert {"answer", "abstained", "citations", "retrieved", "claims", "removed_links"} <= set(j)
+    assert j["abstained"] is False and len(j["citations"]) == 1
+    assert j["claims"][0]["verdict"] == "supported" and j["removed_links"] == []
     assert isinstance(j["answer"], str) and isinstance(j["abstained"], bool)
     for c in j["citations"]:
         for key, typ in (("n", int), ("post_id", str), ("title", str), ("url", str),
@@ -187,7 +235,8 @@ def test_injected_instructions_in_a_passage_do_not_change_the_prompt_or_the_chec
 
     def obedient(messages: list[Message]) -> str:  # a model that follows injected text
         if "cite [9]" in messages[-1].content:
-            return "Reward hacking exploits the reward function [9] [1]. Done [9]."
+            return ("Reward hacking happens when an agent exploits a flaw in the reward "
+                    "function and scores highly [9] [1]. Done [9].")
         return "ok"
 
     llm = FakeLLM(obedient)
@@ -223,7 +272,7 @@ def test_context_too_small_for_any_source_is_a_clear_error(settings, store):
 
 
 def test_prepare_then_generate_matches_ask(settings, store):
-    llm = FakeLLM(["Reward hacking exploits the reward function [1]."])
+    llm = FakeLLM(["Reward hacking exploits a flaw in the reward function [1]."])
     prep = prepare(store, llm, WordEmbedder(), FakeIndex("fake", 512), "What is reward hacking?",
                    search=Retriever(hits()))
     assert llm.calls == [] and len(prep.sources) == 4 and prep.messages
@@ -232,7 +281,8 @@ def test_prepare_then_generate_matches_ask(settings, store):
 
 
 def test_exchange_is_stored_and_continue_rewrites_the_followup(settings, store):
-    first = run(settings, store, FakeLLM(["Reward hacking exploits the reward function [1]."]))
+    first = run(settings, store, FakeLLM(["Reward hacking exploits a flaw in the reward "
+                                          "function [1]."]))
     assert last_exchange(store).id == first.exchange_id
 
     def scripted(messages: list[Message]) -> str:
@@ -251,7 +301,7 @@ def test_exchange_is_stored_and_continue_rewrites_the_followup(settings, store):
 
 def test_continue_without_history_answers_the_question_as_is(settings, store):
     r = Retriever(hits())
-    a = ask_with(store, FakeLLM(["Reward hacking exploits the reward function [1]."]),
+    a = ask_with(store, FakeLLM(["Reward hacking exploits a flaw in the reward function [1]."]),
                  "What is reward hacking?", r, continue_=True)
     assert a.standalone_question == "What is reward hacking?" and not a.abstained
 

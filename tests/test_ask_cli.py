@@ -30,23 +30,74 @@ def wired(monkeypatch):
     return with_reply
 
 
-def test_streams_then_lists_only_cited_sources_with_weak_marked(wired):
-    wired("Reward hacking is when an agent exploits a flaw in the reward function [1]. "
-          "Reward hacking was first seen in boats collecting points [2]. Bogus [7].")
+REPLY = ("Reward hacking is when an agent exploits a flaw in the reward function [1]. "
+         "In debate two models argue opposite sides and a human judge picks the winner [4]. "
+         "A corrigible agent does not resist shutdown [3]. "  # related to [3]: weak
+         "Reward hacking was first seen in boats collecting points [2]. "  # not [2]: dropped
+         "Sparse autoencoders recover features from model activations. "  # uncited: [2] added
+         "Bogus [7].")
+
+
+def test_streams_the_draft_then_the_checked_answer_and_its_sources(wired):
+    wired(REPLY)
     r = CliRunner().invoke(cli, ["ask", Q])
     assert r.exit_code == 0, r.output
     out = r.output
-    assert out.startswith("Reward hacking is when")  # the streamed reply comes first
-    assert "removed citation [7]" in out
-    sources = out.split("Sources:")[1]
+    draft, rest = out.split("Checked answer (", 1)
+    assert draft.strip() == REPLY  # the model's draft, streamed as written
+    head, checked = rest.split("):\n", 1)
+    assert head == ("1 sentence no source supports dropped; 1 uncited sentence given the "
+                    "source that supports it")
+    answer = checked.split("\n")[0]
+    assert answer == (
+        "Reward hacking is when an agent exploits a flaw in the reward function [1]. "
+        "In debate two models argue opposite sides and a human judge picks the winner [4]. "
+        "A corrigible agent does not resist shutdown [3]. "
+        "Sparse autoencoders recover features from model activations [2]. Bogus.")
+    assert "boats" not in checked
+    assert "(1 sentence only weakly supported" in checked
+    assert "removed citation [7]" in checked
+    sources = checked.split("Sources:")[1]
     assert "[1] Reward hacking in RL agents — Author 1 — 2024-01-15 — https://example.org/p/1" \
         in sources
-    assert "[2] Sparse autoencoders" in sources and "[3]" not in sources and "[4]" not in sources
     lines = sources.splitlines()
-    loc1 = lines[lines.index(next(x for x in lines if x.startswith("[1]"))) + 1]
-    assert "passage: chars 0–" in loc1 and "of version 1" in loc1 and "weak" not in loc1
-    loc2 = lines[lines.index(next(x for x in lines if x.startswith("[2]"))) + 1]
-    assert "weak" in loc2
+    assert [x[:3] for x in lines if x.startswith("[")] == ["[1]", "[4]", "[3]", "[2]"]
+
+    def location(n: int) -> str:
+        return lines[lines.index(next(x for x in lines if x.startswith(f"[{n}]"))) + 1]
+
+    assert "passage: chars 0–" in location(1) and "of version 1" in location(1)
+    assert "weak" not in location(1) and "weak" not in location(2)
+    assert "weak" in location(3)
+
+
+def test_a_checked_answer_equal_to_the_draft_is_printed_once(wired):
+    reply = "Reward hacking is when an agent exploits a flaw in the reward function [1]."
+    wired(reply)
+    r = CliRunner().invoke(cli, ["ask", Q])
+    assert r.exit_code == 0, r.output
+    assert r.output.count(reply) == 1 and "Checked answer" not in r.output
+    assert r.output.startswith(reply)
+
+
+def test_no_stream_prints_only_the_checked_answer(wired):
+    wired(REPLY)
+    r = CliRunner().invoke(cli, ["ask", Q, "--no-stream"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("Reward hacking is when") and "boats" not in r.output
+    assert "Checked answer" not in r.output
+
+
+def test_json_lists_every_sentence_with_its_verdict(wired):
+    wired(REPLY)
+    r = CliRunner().invoke(cli, ["ask", Q, "--json"])
+    data = json.loads(r.output)
+    claims = [(c["verdict"], c["kept"], c["citation_added"]) for c in data["claims"]]
+    assert claims == [("supported", True, False), ("supported", True, False),
+                      ("weak", True, False), ("unsupported", False, False),
+                      ("supported", True, True), (None, True, False)]
+    assert [(c["n"], c["verdict"]) for c in data["citations"]] == [
+        (1, "supported"), (4, "supported"), (3, "weak"), (2, "supported")]
 
 
 def test_json_output_and_filters(wired):

@@ -139,7 +139,22 @@ def test_second_concurrent_run_exits_75_at_once_naming_the_pid(settings):
         holder.wait(timeout=10)
 
 
-def test_print_timer_cron_and_systemd(settings, store, run_kb):
+def test_print_timer_cron_and_systemd(settings, store, run_kb, monkeypatch):
+    import digest.jobs
+
+    runs: list[object] = []
+    real_run_daily = digest.jobs.run_daily
+
+    def recording_run_daily(*args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(args)
+        return real_run_daily(*args, **kwargs)
+
+    monkeypatch.setattr(digest.jobs, "run_daily", recording_run_daily)
+
+    def traces():  # what a `kb daily` run leaves behind
+        return (sorted(settings.logs_dir.glob("daily-*.log")), settings.lock_path.exists(),
+                kv_get(store, LAST_SUCCESS_KEY))
+
     r = run_kb("daily", "--print-timer", "cron")
     assert r.exit_code == 0
     line = [x for x in r.output.splitlines() if not x.startswith("#")][0]
@@ -152,9 +167,16 @@ def test_print_timer_cron_and_systemd(settings, store, run_kb):
                  f"ExecStart={exe} daily", "[Timer]", "OnCalendar=*-*-* 07:15:00",
                  "Persistent=true", "systemctl --user enable --now kb-daily.timer"):
         assert part in out, part
-    # printing runs nothing: no run log, no lock taken, no last-success mark
-    assert not list(settings.logs_dir.glob("daily-*.log")) and not settings.lock_path.exists()
-    assert kv_get(store, LAST_SUCCESS_KEY) is None
+    # printing runs nothing: the job is never called; no run log, no lock, no last-success mark
+    assert runs == []
+    assert traces() == ([], False, None)
+    # the same checks see a real run (with nothing to fetch), so they can fail
+    no_default_sources(store)
+    monkeypatch.setenv("KB_EMBED_BACKEND", "fake")
+    r = run_kb("daily", "--no-progress")
+    assert r.exit_code == 0, r.output
+    logs, locked, last_success = traces()
+    assert len(runs) == 1 and len(logs) == 1 and locked and last_success is not None
 
 
 @pytest.mark.model

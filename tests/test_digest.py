@@ -120,7 +120,8 @@ def test_theme_prose_naming_what_no_member_mentions_is_dropped(settings, store):
 
     def theme(nums):  # one grounded bullet, one invented (an institute no post mentions)
         return json.dumps({"name": "Shared methods across the day's posts",
-                           "summary": [f"These posts share a method and a worry [{nums[0]}].",
+                           "summary": [f"The post reports a small study and explains the method "
+                                       f"in plain words [{nums[0]}].",
                                        f"The Zurich Safety Institute (ZSI) endorsed them [{nums[0]}]."],
                            "implications": "Quantum Ethics Board rulings follow from this."})
 
@@ -128,28 +129,63 @@ def test_theme_prose_naming_what_no_member_mentions_is_dropped(settings, store):
     assert res.status == "written" and res.data["themes"]
     for t in res.data["themes"]:
         assert t["name"] == "Shared methods across the day's posts"
-        assert len(t["summary"]) == 1 and t["summary"][0].startswith("These posts share")
+        assert len(t["summary"]) == 1 and t["summary"][0].startswith("The post reports a small")
         assert "Quantum" not in t["implications"]
     assert "ZSI" not in res.markdown and "Zurich" not in res.markdown
 
 
 def test_connections_sentences_naming_what_no_theme_mentions_are_dropped(settings, store):
     seed_day(store)
-    text = ("The themes connect through shared worries about these posts [1]. The Vienna "
+    text = ("The post on reward hacking in gridworlds reports a small study [1]. The Vienna "
             "Accord of 2031 settles the matter [2].")
     res = build_digest(settings, store, fake_llm(connections=text), FakeEmbedder(), D)
-    assert res.data["connections"].startswith("The themes connect through shared worries")
+    assert res.data["connections"] == ("The post on reward hacking in gridworlds reports a small "
+                                       "study [1].")
     assert "Vienna" not in res.markdown and "2031" not in res.markdown
 
 
-def test_theme_without_any_citation_gets_its_members_markers(settings, store):
+def test_theme_without_any_citation_is_cited_only_where_a_post_supports_it(settings, store):
+    """Uncited model sentences are never padded with the members' markers: one a member
+    supports gets that member's marker, one no member supports is dropped; a theme left
+    without bullets is written from its posts' own summaries, without filler implications."""
     seed_day(store)
+    posts = {p["n"]: p for p in build_digest(settings, store, fake_llm(), FakeEmbedder(), D,
+                                              write=False).data["posts"]}
+    store.conn.execute("DELETE FROM digests")
+    store.conn.execute("DELETE FROM digest_cache WHERE kind = 'theme'")  # new model replies
     theme = lambda nums: json.dumps({"name": "Uncited theme", "summary": [  # noqa: E731
+        f"{posts[int(nums[0])]['title']} is studied.",
         "A sentence with no markers at all in it."], "implications": "No markers here either."})
     res = build_digest(settings, store, fake_llm(theme=theme), FakeEmbedder(), D)
+    assert res.status == "written", res.message
+    words = {n: set(p["title"].lower().split()) - {"in", "on", "a"} for n, p in posts.items()}
+    unrelated = 0
     for t in res.data["themes"]:
-        assert t["summary"][-1].endswith(f"[{', '.join(map(str, t['numbers']))}]")
-        assert t["method"].endswith("+cited")
+        first = t["numbers"][0]
+        (bullet,) = t["summary"]
+        assert bullet.startswith(f"{posts[first]['title']} is studied [")
+        cited = [int(x) for x in re.findall(r"\[([\d, ]+)\]", bullet)[0].split(",")]
+        assert first in cited and set(cited) <= set(t["numbers"])
+        for n in t["numbers"]:  # a member that shares no word with the sentence is not cited
+            if not words[n] & words[first]:
+                unrelated += 1
+                assert n not in cited, (bullet, posts[n]["title"])
+        assert "+cited-by-check" in t["method"] and t["implications"] == ""
+    assert unrelated  # the rule was exercised: some theme had a member that does not support it
+    dropped = {d["text"] for d in res.data["claim_check"]["dropped"] if d["where"] != "connections"}
+    assert dropped == {"A sentence with no markers at all in it.", "No markers here either."}
+    assert "See each post's summary" not in res.markdown
+    # nothing the model wrote is supported: the posts' own summaries, each citing its post
+    store.conn.execute("DELETE FROM digests")
+    store.conn.execute("DELETE FROM digest_cache WHERE kind = 'theme'")
+    nothing = lambda nums: json.dumps({"name": "Uncited theme", "summary": [  # noqa: E731
+        "A sentence with no markers at all in it."], "implications": "No markers here either."})
+    res = build_digest(settings, store, fake_llm(theme=nothing), FakeEmbedder(), D)
+    for t in res.data["themes"]:
+        assert t["summary"] == [f"{posts[n]['summary'].split('. ')[0]}. [{n}]"
+                                for n in t["numbers"][:4]]
+        assert "fallback-bullets" in t["method"] and t["implications"] == ""
+    assert check(res.markdown, store, "2025-03-20") == []
 
 
 def test_broken_theme_output_falls_back_to_grounded_text(settings, store):
@@ -299,6 +335,18 @@ def test_verifier_catches_a_doubled_link(store, good):
 def test_verifier_rules(store, good, mutate, expect):
     problems = check(mutate(good), store, "2025-03-20")
     assert any(expect in p for p in problems), problems
+
+
+def test_verifier_reads_no_link_from_an_escaped_bracket(store, good):
+    """An escaped "\\[" (a title or theme name, as rendered) opens no link, even with a real
+    link further down: the verifier must not read one spanning lines."""
+    shown = good.replace("**Key Posts:**", "Named \\[odd title\n\n**Key Posts:**", 1)
+    assert check(shown, store, "2025-03-20") == []
+    bad = good.replace("**Key Posts:**", "Named [odd title\n\n**Key Posts:**", 1)
+    assert check(bad, store, "2025-03-20") == []  # an unescaped one on its own line neither
+    linked = good.replace("**Key Posts:**", "[Invented](https://www.lesswrong.com/posts/x) "
+                                            "\n\n**Key Posts:**", 1)
+    assert any("not the canonical URL" in p for p in check(linked, store, "2025-03-20"))
 
 
 def test_theme_without_citation_fails_verification(store, good):

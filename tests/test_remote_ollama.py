@@ -94,9 +94,10 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = Store(load_settings(env={"KB_HOME": str(home)}).db_path)
     try:
         when = datetime.now(UTC) - timedelta(minutes=10)
-        for i, (title, text) in enumerate(POSTS):
-            add_post(store, f"kbRemotePost{i:07d}", title,
-                     (when - timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ"), text=text)
+        for i, (title, text) in enumerate(POSTS):  # each post also says what SUMMARY says
+            add_post(store, f"kbRemotePost{i:07d}", title,  # (summaries are claim-checked)
+                     (when - timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     text=f"{text} {SUMMARY}")
     finally:
         store.close()
     r = run_kb(env_for(home, root / "xdg"), "index", timeout=120)

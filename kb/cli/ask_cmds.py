@@ -31,8 +31,22 @@ def _byline(authors: list[str], published: str | None) -> str:
     return f"{', '.join(authors) or 'unknown author'} — {(published or '')[:10] or 'undated'}"
 
 
-def print_answer(answer: Answer, *, streamed: bool) -> None:
-    """The checked answer (unless it was streamed), then cited sources or the nearest posts."""
+def _changes(answer: Answer) -> str:
+    """What the check changed in the model's reply, in one line ("" when nothing)."""
+    dropped = sum(1 for s in answer.claims if not s.kept)
+    added = sum(1 for s in answer.claims if s.kept and s.added)
+    parts = [f"{dropped} sentence{'s' * (dropped != 1)} no source supports dropped"
+             if dropped else "",
+             f"{added} uncited sentence{'s' * (added != 1)} given the source that supports it"
+             if added else "",
+             f"{len(answer.removed_links)} link{'s' * (len(answer.removed_links) != 1)} the "
+             "model wrote removed" if answer.removed_links else ""]
+    return "; ".join(p for p in parts if p)
+
+
+def print_answer(answer: Answer, *, streamed: str = "") -> None:
+    """The checked answer (after the streamed draft when the check changed it), then the
+    cited sources, or the nearest posts when kb abstains."""
     if answer.abstained:
         if streamed:
             console.print()
@@ -43,10 +57,18 @@ def print_answer(answer: Answer, *, streamed: bool) -> None:
                 console.print(f"- {h.title} — {_byline(h.authors, h.published)} — {h.url}",
                               markup=False, soft_wrap=True)
         return
-    if streamed:
+    if streamed and " ".join(streamed.split()) == " ".join(answer.answer.split()):
         console.print()
     else:
+        if streamed:
+            console.print(f"\n\nChecked answer ({_changes(answer) or 'checked'}):",
+                          style="bold", markup=False, soft_wrap=True)
         console.print(answer.answer, markup=False, soft_wrap=True)
+    weak = [s for s in answer.claims if s.kept and s.factual and s.verdict != "supported"]
+    if weak:
+        console.print(f"({len(weak)} sentence{'s' * (len(weak) != 1)} only weakly supported: "
+                      "related to the cited passage, not shown to say it)", style="yellow",
+                      markup=False, soft_wrap=True)
     if answer.removed_markers:
         nums = ", ".join(f"[{n}]" for n in answer.removed_markers)
         console.print(f"(removed citation {nums}: no such source was given to the model)",
@@ -84,10 +106,13 @@ def ask(app: App, question: tuple[str, ...], since: str | None, until: str | Non
         no_stream: bool, continue_: bool) -> None:
     """Answer QUESTION from the archive, citing posts as [n] — or say it is not covered.
 
-    Every [n] is checked after generation: citations of sources that were not given are
-    removed, and each cited sentence is compared with its passage (weak ones are marked)."""
+    Every sentence is checked after generation (`kb check` explains the verdicts): citations
+    of sources that were not given are removed, a citation whose passage contradicts its
+    sentence is removed, sentences no source supports are dropped, links the model writes
+    are removed, and kb abstains unless most statements are supported."""
     from digest.ask import AskError
     from digest.ask import ask as run_ask
+    from digest.links import StreamFilter
     from kb.retrieval import SearchError
 
     text = " ".join(question).strip()
@@ -102,11 +127,14 @@ def ask(app: App, question: tuple[str, ...], since: str | None, until: str | Non
         err_console.print(notice, style="yellow", markup=False, soft_wrap=True)
     stream = not (no_stream or as_json)
     streamed: list[str] = []
+    links = StreamFilter()  # a link the model writes never reaches the terminal
 
     def on_token(piece: str) -> None:
-        streamed.append(piece)
-        sys.stdout.write(piece)
-        sys.stdout.flush()
+        shown = links.feed(piece)
+        if shown:
+            streamed.append(shown)
+            sys.stdout.write(shown)
+            sys.stdout.flush()
 
     try:
         with backend_errors():
@@ -114,14 +142,21 @@ def ask(app: App, question: tuple[str, ...], since: str | None, until: str | Non
                              on_token=on_token if stream else None, continue_=continue_,
                              max_tokens=rt.settings.llm.max_output_tokens)
     except (AskError, SearchError, KbError) as exc:
+        if rest := links.flush():
+            streamed.append(rest)
+            sys.stdout.write(rest)
         if streamed:  # words already shown, e.g. of a stream that broke off: not an answer
             sys.stdout.write(f"\n{STOPPED}\n")
             sys.stdout.flush()
         raise KbError(str(exc)) from exc
+    if rest := links.flush():
+        streamed.append(rest)
+        sys.stdout.write(rest)
+        sys.stdout.flush()
     if continue_ and answer.standalone_question != text and not as_json:
         err_console.print(f"(asked as: {answer.standalone_question})", style="dim",
                           markup=False, soft_wrap=True)
     if as_json:
         emit_json(answer.to_json())
         return
-    print_answer(answer, streamed=bool(streamed))
+    print_answer(answer, streamed="".join(streamed))

@@ -9,6 +9,7 @@ import click
 from kb.cli import (
     ask_cmds,
     backfill_cmds,
+    check_cmds,
     core_cmds,
     digest_cmds,
     index_cmds,
@@ -23,7 +24,7 @@ COMMANDS: tuple[click.Command, ...] = (
     index_cmds.index, index_cmds.reindex, index_cmds.search, index_cmds.eval_,
     models_cmds.models,
     digest_cmds.summarize, digest_cmds.digest, digest_cmds.daily,
-    ask_cmds.ask,
+    ask_cmds.ask, check_cmds.check,
     tui_cmds.tui,
 )
 

@@ -50,6 +50,7 @@ def summarize(ctx: click.Context, since: str | None, post_ids: tuple[str, ...],
     """Summarize posts with the local model (cached: re-running costs no model call).
 
     Without options, every post that has no summary by the current model yet."""
+    from digest.claimcheck import ClaimChecker
     from digest.summarize import select_posts, summarize_posts
     from kb.store.posts import get_post
 
@@ -71,7 +72,8 @@ def summarize(ctx: click.Context, since: str | None, post_ids: tuple[str, ...],
     with backend_errors(), progress_bars(not as_json) as on_progress:
         step = Counter(on_progress, "summarizing", len(ids), "posts")
         report = summarize_posts(app.store, rt.llm, ids, parallel=app.settings.digest.parallel,
-                                 on_done=lambda _pid, _row: step.advance())
+                                 on_done=lambda _pid, _row: step.advance(),
+                                 checker=ClaimChecker(rt.embedder))
     _notice(app)
     if as_json:
         emit_json(report.to_json())

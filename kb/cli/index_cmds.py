@@ -159,3 +159,37 @@ def eval_retrieval(app: App, file: Path, k: int, as_json: bool) -> None:
     if missing:
         console.print(f"{len(missing)} relevant items are not in the archive (counted as misses), "
                       f"e.g. line {missing[0][0]}: {missing[0][1]}", style="yellow", markup=False)
+
+
+@eval_.command("claims")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def eval_claims(app: App, file: Path, as_json: bool) -> None:
+    """How often the claim checker agrees with FILE (JSONL lines {"claim": ..., "post_id":
+    id or URL, "expected": "supported" | "not_supported", "kind": label}), each claim checked
+    against its post as `kb check --post` does; overall and per kind."""
+    from rich.table import Table
+
+    from digest.check import CheckError, evaluate_claims, load_claims
+
+    rt = app.runtime
+    try:
+        cases = load_claims(file)
+        with backend_errors():
+            result = evaluate_claims(app.store, rt.embedder, cases)
+    except CheckError as exc:
+        raise KbError(str(exc), EXIT_USAGE) from exc
+    if as_json:
+        emit_json({k: result[k] for k in ("claims", "accuracy", "by_kind",
+                                          "supported_precision", "supported_recall")})
+        return
+    table = Table(title=f"claim checks over {result['claims']} claims ({file.name})")
+    for col in ("kind", "claims", "agrees with expected"):
+        table.add_column(col, justify="right" if col != "kind" else "left")
+    for kind, row in result["by_kind"].items():
+        table.add_row(kind, str(row["n"]), f"{row['accuracy']:.1%}")
+    table.add_row("all", str(result["claims"]), f"{result['accuracy']:.1%}", style="bold")
+    console.print(table)
+    console.print(f"supported: precision {result['supported_precision']:.1%}, recall "
+                  f"{result['supported_recall']:.1%}", markup=False)

@@ -306,6 +306,14 @@ def version_text(store: Store, post_id: str, version: int) -> str | None:
     return str(row[0]) if row else None
 
 
+def post_chunks(store: Store, post_id: str, version: int) -> list[tuple[str, int, int]]:
+    """(text, start, end) of the indexed passages of one version of a post, in order (empty
+    when that version is not chunked)."""
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in store.conn.execute(
+        'SELECT text, start, "end" FROM chunks WHERE post_id = ? AND version = ? '
+        "ORDER BY position", (post_id, version))]
+
+
 def has_posts(store: Store) -> bool:
     return store.conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is not None
 

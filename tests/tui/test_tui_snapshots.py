@@ -81,8 +81,9 @@ def test_ask_answer(snap_compare, make_app, indexed):
 
     async def run_before(pilot) -> None:
         screen = pilot.app.screen
-        screen.query_one("#question", Input).value = (
-            "Did every proxy we tried leak somewhere, and does debate help weak judges?")
+        box = screen.query_one("#question", Input)
+        box.cursor_blink = False  # the cursor is drawn however long the answer takes
+        box.value = "Did every proxy we tried leak somewhere, and does debate help weak judges?"
         await pilot.press("enter")
         await _settle(pilot, lambda: screen.turns == 1)
 

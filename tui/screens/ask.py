@@ -1,14 +1,18 @@
 """Ask: a question, the answer streamed in place, its sources; follow-ups continue.
 
-The model runs in a thread worker; each piece of text is posted back and appended to the
-answer's Markdown through a :class:`MarkdownStream` (appends, never a re-render per token).
-Esc sets a flag the token callback checks, which stops the generation."""
+The model runs in a thread worker; each piece of text is posted back and shown as plain
+text (a draft: links the model writes are stripped and nothing is clickable).  When the
+answer is checked, the draft is replaced by the checked answer as Markdown — every link
+already removed, and the widget opens none — and the Sources list shows the cited posts and
+each sentence with its verdict; Enter on either opens the passage.  Esc sets a flag the token
+callback checks, which stops the generation."""
 
 from __future__ import annotations
 
 import threading
 from typing import TYPE_CHECKING, NamedTuple
 
+from markdown_it import MarkdownIt
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,9 +20,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Label, Markdown, OptionList, Static
-from textual.widgets.markdown import MarkdownStream
 from textual.widgets.option_list import Option
 
+from digest.links import StreamFilter, strip_links
 from tui.safe import clean, join, one_line
 from tui.screens.base import KbScreen
 
@@ -28,6 +32,19 @@ if TYPE_CHECKING:
 INTRO = ("Ask a question about the archive. Answers cite the posts they use as `[n]`; pick a "
          "source on the right to read the cited passage. Follow-up questions continue the "
          "conversation (`Ctrl+N` starts a new one); `Esc` stops an answer being written.")
+
+
+SENTENCE_MARK = {"supported": ("✓", "green"), "weak": ("?", "yellow"),
+                 "contradicted": ("✗", "red"), "unsupported": ("–", "dim"),
+                 "dropped": ("–", "dim")}
+
+
+def no_link_parser() -> MarkdownIt:
+    """Markdown without any way to make a link (inline, reference, image, autolink, bare-URL
+    linkify, raw HTML): the answer's text is shown, nothing in it is clickable."""
+    return MarkdownIt("gfm-like").disable(
+        ["linkify", "link", "image", "autolink", "reference", "html_inline", "html_block"],
+        True)
 
 
 class Cancelled(Exception):
@@ -47,11 +64,14 @@ class AskScreen(KbScreen):
     TITLE_TEXT = "Ask"
     HELP = (
         "Type a question and press `Enter`. kb retrieves passages from the archive, and the "
-        "model's answer appears as it is written, citing sources as `[n]`. The **Sources** "
-        "list shows each cited post (✓ = the cited sentence is supported by the passage, "
-        "? = weakly); `Enter` on one opens the post scrolled to the cited passage, "
-        "highlighted. When the archive does not answer, kb says so and lists the nearest "
-        "posts instead.\n\nAsk again to follow up: the conversation continues. `Ctrl+N` starts "
+        "model's draft appears as it is written; then every sentence is checked against the "
+        "passages and the checked answer replaces the draft (sentences no passage supports "
+        "are dropped, links the model wrote are removed). The **Sources** list shows each "
+        "cited post (✓ = supported by the passage, ? = weakly) and, under **Sentences**, "
+        "each sentence's verdict (✓ supported, ? weak, ✗ contradicted, – dropped, "
+        "+ citation added by the check); `Enter` on one opens the post scrolled to the "
+        "passage, highlighted. When the archive does not answer, kb says so and lists the "
+        "nearest posts instead.\n\nAsk again to follow up: the conversation continues. `Ctrl+N` starts "
         "a new conversation; `Esc` stops generation; `Tab` moves between the question and the "
         "sources."
     )
@@ -83,8 +103,8 @@ class AskScreen(KbScreen):
         self.turns = 0  # completed exchanges in this conversation
         self.generating = False
         self._cancel = threading.Event()
-        self._stream: MarkdownStream | None = None
-        self._answer_md: Markdown | None = None
+        self._draft: Static | None = None
+        self._links = StreamFilter()
         self._streamed: list[str] = []
         self.targets: list[Target] = []  # what each Sources option opens
 
@@ -140,13 +160,13 @@ class AskScreen(KbScreen):
         self.generating = True
         self._cancel = threading.Event()  # one per request: stopping one never stops another
         self._streamed = []
+        self._links = StreamFilter()
         conversation = self.query_one("#conversation", VerticalScroll)
-        answer_md = Markdown("", classes="answer")
+        draft = Static(Text(""), classes="answer draft")
         await conversation.mount(Static(join("Q: ", (question, "")), classes="question"))
-        await conversation.mount(answer_md)
+        await conversation.mount(draft)
         conversation.anchor()
-        self._answer_md = answer_md
-        self._stream = Markdown.get_stream(answer_md)
+        self._draft = draft
         self.query_one("#ask-status", Static).update(
             Text("retrieving and writing… (Esc stops)"))
         self._run(self.serial, question, self.turns > 0, self._cancel)
@@ -181,40 +201,53 @@ class AskScreen(KbScreen):
 
     @on(Token)
     async def _token(self, message: Token) -> None:
-        if message.serial == self.serial and self._stream is not None:
-            piece = clean(message.text)
-            self._streamed.append(piece)
-            await self._stream.write(piece)
+        if message.serial == self.serial and self._draft is not None:
+            piece = self._links.feed(clean(message.text))
+            if piece:
+                self._streamed.append(piece)
+                self._draft.update(Text("".join(self._streamed)))  # plain: nothing clickable
 
     @on(Finished)
     async def _finished(self, message: Finished) -> None:
         if message.serial != self.serial:
             return
-        self.generating = False
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
-        md, status = self._answer_md, self.query_one("#ask-status", Static)
-        assert md is not None
+        try:
+            await self._show_finished(message)
+        finally:  # only once the answer and its sources are on screen
+            self.generating = False
+
+    async def _show_finished(self, message: Finished) -> None:
+        draft, status = self._draft, self.query_one("#ask-status", Static)
+        assert draft is not None
+        self._streamed.append(self._links.flush())
+        shown = Text("".join(self._streamed))
         if message.cancelled:
-            await md.append("\n\n*(stopped)*")
+            draft.update(shown.append("\n(stopped: not a checked answer)", style="italic"))
             status.update(Text("stopped; ask again or press Ctrl+N for a new conversation"))
             return
         if message.error:
-            await md.append(f"\n\n**Could not answer:** {message.error.replace('*', '')}")
+            if shown:
+                shown.append("\n(not a checked answer)\n", style="italic")
+            draft.update(shown.append(f"Could not answer: {one_line(message.error)}",
+                                      style="bold red"))
             status.update(Text(message.error, style="red"))
             return
         answer = message.answer
         assert answer is not None
-        final = clean(answer.answer)
-        if final != "".join(self._streamed):
-            await md.update(final)  # markers of sources that were not given are removed
+        final, _ = strip_links(clean(answer.answer))  # checked, and no link, ever
+        answer_md = Markdown(final, classes="answer", parser_factory=no_link_parser,
+                             open_links=False)
+        await self.query_one("#conversation", VerticalScroll).mount(answer_md, after=draft)
+        await draft.remove()
+        self._draft = None
         self.turns += 1
         self._show_sources(answer)
         weak = sum(1 for c in answer.citations if not c.supported)
+        dropped = sum(1 for s in answer.claims if not s.kept)
         status.update(Text(
             "the archive does not answer this; the nearest posts are listed" if answer.abstained
             else f"{len(answer.citations)} sources cited" + (f", {weak} weakly" if weak else "")
+            + (f", {dropped} unsupported sentences dropped" if dropped else "")
             + " — ask a follow-up, or Ctrl+N for a new conversation"))
 
     def _show_sources(self, answer: Answer) -> None:
@@ -227,8 +260,33 @@ class AskScreen(KbScreen):
                 options.add_option(Option(join("· ", (hit.title, "")), id=str(len(self.targets))))
         else:
             self._add_citations(options, answer)
+        self._add_sentences(options, answer)
         if self.targets:
             options.highlighted = 0
+
+    def _add_sentences(self, options: OptionList, answer: Answer) -> None:
+        """Each checked sentence with its verdict; Enter opens the passage that decided it."""
+        rows = [s for s in answer.claims if s.factual]
+        if not rows:
+            return
+        options.add_option(Option(Text("Sentences", style="bold"), disabled=True))
+        for s in rows:
+            n = (s.shown or [n for n, e in s.evidence.items() if e.verdict == s.verdict]
+                 or list(s.evidence))[:1]
+            if not n or n[0] > len(answer.retrieved):
+                continue
+            hit = answer.retrieved[n[0] - 1]  # source n is the n-th retrieved passage
+            self.targets.append(Target(hit.post_id, hit.version, hit.start, hit.end))
+            mark, style = SENTENCE_MARK[
+                s.verdict if s.kept or s.verdict == "contradicted" else "dropped"]
+            if s.kept and s.added:
+                mark, style = "+", "green"
+            label = Text(f"{mark} ", style=f"bold {style}")
+            label.append(one_line(s.sentence)[:160])
+            label.append(f" [{n[0]}]", style="dim")
+            if s.note:
+                label.append("\n    " + one_line(s.note)[:160], style="dim")
+            options.add_option(Option(label, id=str(len(self.targets))))
 
     def _add_citations(self, options: OptionList, answer: Answer) -> None:
         for c in answer.citations:
@@ -263,6 +321,7 @@ class AskScreen(KbScreen):
         self.turns = 0
         conversation = self.query_one("#conversation", VerticalScroll)
         await conversation.remove_children()
+        self._draft = None
         await conversation.mount(Markdown(INTRO, id="ask-intro"))
         self.query_one("#ask-sources", OptionList).clear_options()
         self.targets = []

@@ -210,7 +210,13 @@ def test_two_archives_share_a_server_without_touching_each_other(tmp_path, chrom
     a = _archive(tmp_path / "a", chroma_server, posts=(*POSTS, EXTRA[0]))
     b = _archive(tmp_path / "b", chroma_server, posts=(POSTS[0], *EXTRA[1:]))
     assert a.namespace != b.namespace
-    assert a.index.model_id == b.index.model_id  # one collection per embedding model
+    assert a.index.model_id == b.index.model_id
+    import chromadb
+
+    client = chromadb.HttpClient(host=chroma_server.host, port=chroma_server.port)
+    names = {c.name for c in client.list_collections()}
+    assert {a.index.target.name, b.index.target.name} <= names  # a collection per archive
+    assert a.index.target.name != b.index.target.name
     b_ids, b_results = b.index.all_ids(), _results(b)
     assert b_ids == _sqlite_ids(b) and a.index.all_ids() == _sqlite_ids(a)
     assert b_ids & a.index.all_ids()  # the post both have: same chunk ids, kept apart

@@ -65,7 +65,9 @@ def test_versions_diff(snap_compare, make_app, archive):
 def test_search_results(snap_compare, make_app, indexed):
     async def run_before(pilot) -> None:
         screen = pilot.app.screen
-        screen.query_one("#search-box", Input).value = "proxy judges"
+        box = screen.query_one("#search-box", Input)
+        box.cursor_blink = False  # else the cursor's blink phase decides the picture
+        box.value = "proxy judges"
         await _settle(pilot, lambda: bool(screen.hits))
 
     app = make_app(start="search", search_mode="keyword")

@@ -30,9 +30,12 @@ async def main():
         await pilot.pause()
         seen["first_paint"] = heavy()
         seen["screen"] = type(app.screen).__name__
-        for key in ("s", "a", "o", "d"):
-            await pilot.press(key)
+        # each screen opened as its key binding does (pressed keys would be typed into the
+        # Search screen's input and start a search, whose worker may import the index)
+        for mode in ("search", "ask", "sources", "digests"):
+            app.action_go(mode)
             await pilot.pause()
+            await asyncio.sleep(0.3)
         seen["all_screens"] = heavy()
         seen["llm_loaded"] = app.runtime.llm_loaded
 

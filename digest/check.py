@@ -8,13 +8,14 @@ that supports it, else one that contradicts it, else the most related).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from digest.claimcheck import ClaimChecker, Evidence, Verdict, best
 from digest.support import terms
 from kb.embed.base import Embedder
+from kb.evaluation import jsonl_objects
 from kb.index.vector import VectorIndex
 from kb.retrieval import search
 from kb.store.db import Store
@@ -119,25 +120,11 @@ class ClaimCase:
     line: int
 
 
-def load_claims(path: Any) -> list[ClaimCase]:
+def load_claims(path: Path) -> list[ClaimCase]:
     """The JSONL of `kb eval claims`; a bad line is an error naming the file and line."""
-    from pathlib import Path
-
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CheckError(f"{p}: cannot read the claim file: {exc}") from exc
     out = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CheckError(f"{p}:{n}: not valid JSON: {exc.msg}") from exc
-        if not isinstance(obj, dict):
-            raise CheckError(f"{p}:{n}: each line is a JSON object")
+    for n, obj in jsonl_objects(p, "claim", CheckError):
         claim, pid = obj.get("claim"), obj.get("post_id")
         expected, kind = obj.get("expected"), obj.get("kind", "")
         if not isinstance(claim, str) or not claim.strip():

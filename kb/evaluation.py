@@ -37,20 +37,31 @@ class Question:
     unresolved: list[str] = field(default_factory=list)
 
 
-def load_questions(path: Path) -> list[Question]:
+def jsonl_objects(path: Path, what: str, error: type[Exception]) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each line of a JSONL file (blank and ``#`` lines skipped); an
+    unreadable file or a line that is not a JSON object is ``error`` naming the file and line."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise EvalError(f"{path}: cannot read the question file: {exc}") from exc
-    out = []
+        raise error(f"{path}: cannot read the {what} file: {exc}") from exc
+    out: list[tuple[int, dict[str, Any]]] = []
     for n, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise EvalError(f"{path}:{n}: not valid JSON: {exc.msg}") from exc
-        q, rel = (obj.get("question"), obj.get("relevant")) if isinstance(obj, dict) else (None, None)
+            raise error(f"{path}:{n}: not valid JSON: {exc.msg}") from exc
+        if not isinstance(obj, dict):
+            raise error(f"{path}:{n}: each line is a JSON object")
+        out.append((n, obj))
+    return out
+
+
+def load_questions(path: Path) -> list[Question]:
+    out = []
+    for n, obj in jsonl_objects(path, "question", EvalError):
+        q, rel = obj.get("question"), obj.get("relevant")
         if not isinstance(q, str) or not q.strip():
             raise EvalError(f"{path}:{n}: needs a non-empty \"question\" string")
         if (not isinstance(rel, list) or not rel

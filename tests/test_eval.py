@@ -23,7 +23,7 @@ def test_question_file_is_ours_and_well_formed():
     ("{not json", "not valid JSON"),
     ('{"question": "", "relevant": ["x"]}', "non-empty \"question\""),
     ('{"question": "q", "relevant": []}', "non-empty list"),
-    ('["q"]', "non-empty \"question\""),
+    ('["q"]', "each line is a JSON object"),
 ])
 def test_bad_question_files_name_file_and_line(tmp_path, line, msg):
     f = tmp_path / "q.jsonl"

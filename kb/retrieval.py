@@ -100,19 +100,31 @@ def _capped_count(store: Store, match: str, cap: int) -> int:
 
 
 def bounded_match(store: Store, terms: list[str], budget: int | None = None) -> str:
-    """The FTS5 query to rank for ``terms``: all of them OR-ed (exact bm25 over every match)
-    when at most ``budget`` passages match, else a bounded one.  bm25 costs per matching
-    passage, so on a large archive the OR of a question's common words would score a large
+    """The FTS5 query to rank for ``terms`` (see :func:`bounded_plan`)."""
+    return bounded_plan(store, terms, budget)[0]
+
+
+def bounded_plan(store: Store, terms: list[str], budget: int | None = None) -> tuple[str, bool]:
+    """The FTS5 query for ``terms`` and whether bm25 may rank it (False: it still matches more
+    than ``budget`` passages).
+
+    All terms OR-ed (exact bm25 over every match) when at most ``budget`` passages match, else a
+    bounded query.  bm25 costs per matching passage — and its idf reads the whole posting list of
+    every term — so on a large archive the OR of a question's common words would score a large
     part of it; instead the rarest terms are kept while the passages they match add up to at
-    most ``budget``, each in at most a quarter of it (the dropped ones are those of lowest
-    idf); when even the rarest term is in more, the passages must hold the rarest terms
-    together, as many as it takes to bring them under ``budget`` (never to none).
-    Scores stay true bm25 (idf over the whole archive).  The counts stop at their cap, so
-    working this out costs little more than a query over ``budget`` passages."""
+    most ``budget``, each in at most a quarter of it (the dropped ones are those of lowest idf);
+    when even the rarest term is in more, the passages must hold the rarest terms together, as
+    many as it takes to bring them under ``budget`` (never to none).  Scores stay true bm25
+    (idf over the whole archive).  When even all the terms together (or a single term) match
+    more than ``budget`` passages, the words are too common to rank cheaply: the plan says so and
+    :func:`keyword_candidates` lists the most recently stored of those passages unranked.  The
+    counts stop at their cap, so working this out costs little more than a query over
+    ``budget`` passages."""
     budget = SCORE_BUDGET if budget is None else budget
     full = " OR ".join(terms)
-    if len(terms) <= 1 or _capped_count(store, full, budget) <= budget:
-        return full
+    n_full = _capped_count(store, full, budget)
+    if len(terms) <= 1 or n_full <= budget:
+        return full, n_full <= budget
     cap = max(1, budget // 4)
     df = sorted((_capped_count(store, t, cap), t) for t in terms)
     keep: list[str] = []
@@ -123,8 +135,9 @@ def bounded_match(store: Store, terms: list[str], budget: int | None = None) -> 
         keep.append(t)
         total += n
     if keep:
-        return " OR ".join(keep)
+        return " OR ".join(keep), True
     conj = df[0][1]  # every term is common: require the rarest ones together
+    found = budget + 1
     for _, t in df[1:]:
         narrower = f"{conj} AND {t}"
         found = _capped_count(store, narrower, budget)
@@ -132,21 +145,27 @@ def bounded_match(store: Store, terms: list[str], budget: int | None = None) -> 
             conj = narrower
         if found <= budget:
             break
-    return conj
+    return conj, 0 < found <= budget
 
 
 def keyword_candidates(store: Store, query: str, n: int,
                        filters: Filters | None = None) -> list[Candidate]:
+    """The ``n`` best passages for ``query`` by bm25 (title, headings, text), within
+    ``filters``.  Words so common that more than :data:`SCORE_BUDGET` passages hold them all
+    give the most recently stored of those passages, unranked (score 0): bm25 over them would
+    cost in proportion to the archive and rank by little more than passage length."""
     terms = fts_terms(query)
     if not terms:
         return []
-    match = bounded_match(store, terms)
+    match, rankable = bounded_plan(store, terms)
     cond, args = _post_filter_sql(filters)
     w = ", ".join(str(x) for x in BM25_WEIGHTS)
+    score = f"bm25(chunks_fts, {w})" if rankable else "0.0"
+    order = "s" if rankable else "chunks_fts.rowid DESC"
     if not cond:  # rank in the FTS table alone, then look up only the n best passages
         ranked = store.conn.execute(
-            f"SELECT rowid, bm25(chunks_fts, {w}) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY s LIMIT ?", (match, n)).fetchall()
+            f"SELECT rowid, {score} AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+            f"ORDER BY {order} LIMIT ?", (match, n)).fetchall()
         if not ranked:
             return []
         marks = ",".join("?" * len(ranked))
@@ -154,9 +173,9 @@ def keyword_candidates(store: Store, query: str, n: int,
             f"SELECT cid, id, post_id FROM chunks WHERE cid IN ({marks})",
             [r[0] for r in ranked])}
         return [Candidate(*ids[r[0]], -float(r[1])) for r in ranked if r[0] in ids]
-    sql = (f"SELECT c.id, c.post_id, bm25(chunks_fts, {w}) AS s FROM chunks_fts "
+    sql = (f"SELECT c.id, c.post_id, {score} AS s FROM chunks_fts "
            "JOIN chunks c ON c.cid = chunks_fts.rowid JOIN posts p ON p.id = c.post_id "
-           f"WHERE chunks_fts MATCH ? AND {cond} ORDER BY s LIMIT ?")
+           f"WHERE chunks_fts MATCH ? AND {cond} ORDER BY {order} LIMIT ?")
     rows = store.conn.execute(sql, [match, *args, n]).fetchall()
     return [Candidate(r[0], r[1], -float(r[2])) for r in rows]
 

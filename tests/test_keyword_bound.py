@@ -74,3 +74,21 @@ def test_the_rare_term_posts_still_rank_first(store, monkeypatch):
 def _titles(store, candidates) -> set[str]:
     return {store.conn.execute("SELECT title FROM posts WHERE id = ?", (c.post_id,)).fetchone()[0]
             for c in candidates}
+
+
+def test_words_too_common_to_rank_list_the_newest_matching_passages(store, monkeypatch):
+    """"model" is in all 120 passages: over a budget of 60, bm25 (whose idf reads the whole
+    posting list) is not run; the keyword side lists the most recently stored passages."""
+    import kb.retrieval as r
+
+    match, rankable = r.bounded_plan(store, fts_terms("model"), budget=60)
+    assert (match, rankable) == ('"model"', False)
+    assert r.bounded_plan(store, fts_terms("sandbagging"), budget=60)[1]
+    monkeypatch.setattr(r, "SCORE_BUDGET", 60)
+    got = keyword_candidates(store, "model", 5)
+    newest = [row[0] for row in store.conn.execute(
+        "SELECT id FROM chunks ORDER BY cid DESC LIMIT 5")]
+    assert [c.chunk_id for c in got] == newest
+    assert {c.score for c in got} == {0.0}
+    monkeypatch.setattr(r, "SCORE_BUDGET", 10_000)  # within budget: bm25 ranks them again
+    assert all(c.score != 0.0 for c in keyword_candidates(store, "model", 5))

@@ -3,11 +3,14 @@
 The model's label (core / related / off-topic) is trusted except where it is plainly wrong:
 
 * a post the model calls relevant but that is far from every area the digest covers (MiniLM
-  cosine < OFF_TOPIC_SIMILARITY to all anchors) moves to Also Published — a tiny model must
+  cosine < OFF_TOPIC_SIMILARITY to all topics) moves to Also Published — a tiny model must
   not drag a bread recipe into "implications for alignment";
-* a post the model calls off-topic but whose title and opening sit close to AI alignment
-  itself (cosine >= ALIGNMENT_SIMILARITY to the first anchor) stays in the day's themes as
+* a post the model calls off-topic but whose title and opening sit close to the core interest
+  (cosine >= ALIGNMENT_SIMILARITY to the first topic) stays in the day's themes as
   "related" — a tiny model must not hide an alignment post either.
+
+The topics are the reader's (``[digest] topics``, a few sentences); the default describes AI
+alignment (:data:`kb.settings.DEFAULT_TOPICS`, the anchors the thresholds were calibrated on).
 
 Thresholds were calibrated on 400 posts of the LW dataset in ../shared/corpus: every post
 above 0.45 to the alignment anchor is about AI safety or risk (72% are Alignment Forum posts;
@@ -18,41 +21,44 @@ recorded in the digest JSON (``relevance_override``) and logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from digest.cluster import cosine
 from digest.text import first_sentences
 from digest.themes import embed_cached, member_text
 from kb.embed.base import Embedder
+from kb.settings import DEFAULT_TOPICS
 from kb.store.db import Store
 
 log = logging.getLogger("digest.relevance")
 
-RELEVANCE_ANCHORS = ("AI alignment and AI safety research",
-                     "machine learning, language models and AI systems",
-                     "AI policy, AI governance and forecasting AI progress",
-                     "rationality, decision theory, forecasting and epistemics")
+RELEVANCE_ANCHORS: tuple[str, ...] = DEFAULT_TOPICS  # the default [digest] topics
 OFF_TOPIC_SIMILARITY = 0.12
 ALIGNMENT_SIMILARITY = 0.45
 
 
-def _similarities(store: Store, embedder: Embedder, texts: list[str]) -> list[list[float]]:
-    anchors = embed_cached(store, embedder, list(RELEVANCE_ANCHORS))
+def _similarities(store: Store, embedder: Embedder, texts: list[str],
+                  topics: Sequence[str]) -> list[list[float]]:
+    anchors = embed_cached(store, embedder, list(topics or RELEVANCE_ANCHORS))
     return [[cosine(v, a) for a in anchors] for v in embed_cached(store, embedder, texts)]
 
 
-def far_off_topic(store: Store, embedder: Embedder, texts: list[str]) -> list[bool]:
-    """For each text: True when it is far from every anchor topic of the digest."""
+def far_off_topic(store: Store, embedder: Embedder, texts: list[str],
+                  topics: Sequence[str] = RELEVANCE_ANCHORS) -> list[bool]:
+    """For each text: True when it is far from every topic of the digest."""
     if not texts:
         return []
-    return [max(s) < OFF_TOPIC_SIMILARITY for s in _similarities(store, embedder, texts)]
+    return [max(s) < OFF_TOPIC_SIMILARITY for s in _similarities(store, embedder, texts, topics)]
 
 
-def clearly_alignment(store: Store, embedder: Embedder, texts: list[str]) -> list[bool]:
-    """For each text: True when it sits close to AI alignment itself."""
+def clearly_alignment(store: Store, embedder: Embedder, texts: list[str],
+                      topics: Sequence[str] = RELEVANCE_ANCHORS) -> list[bool]:
+    """For each text: True when it sits close to the core interest (the first topic)."""
     if not texts:
         return []
-    return [s[0] >= ALIGNMENT_SIMILARITY for s in _similarities(store, embedder, texts)]
+    return [s[0] >= ALIGNMENT_SIMILARITY
+            for s in _similarities(store, embedder, texts, topics)]
 
 
 def _renumber(data: dict[str, Any]) -> None:
@@ -60,11 +66,13 @@ def _renumber(data: dict[str, Any]) -> None:
         p["n"] = n
 
 
-def demote_far_posts(store: Store, embedder: Embedder, data: dict[str, Any]) -> None:
+def demote_far_posts(store: Store, embedder: Embedder, data: dict[str, Any],
+                     topics: Sequence[str] = RELEVANCE_ANCHORS) -> None:
     """Move posts the model called relevant but that are far from every digest topic to Also
     Published (marked), and renumber the rest."""
     ok = [p for p in data["posts"] if p["status"] == "ok"]
-    far = far_off_topic(store, embedder, [member_text(p["title"], p["summary"]) for p in ok])
+    far = far_off_topic(store, embedder, [member_text(p["title"], p["summary"]) for p in ok],
+                        topics)
     moved = {p["id"] for p, f in zip(ok, far, strict=True) if f}
     if not moved:
         return
@@ -80,13 +88,14 @@ def demote_far_posts(store: Store, embedder: Embedder, data: dict[str, Any]) -> 
 
 
 def rescue_alignment_posts(store: Store, embedder: Embedder, data: dict[str, Any],
-                           off_topic: list[dict[str, Any]]) -> None:
+                           off_topic: list[dict[str, Any]],
+                           topics: Sequence[str] = RELEVANCE_ANCHORS) -> None:
     """Bring posts the model called off-topic but that are plainly about alignment (judged on
     their title and opening, not on the model's summary) back into the day as "related"."""
     if not off_topic:
         return
     close = clearly_alignment(store, embedder, [member_text(p["title"], p.get("opening", ""))
-                                                for p in off_topic])
+                                                for p in off_topic], topics)
     back = [p for p, c in zip(off_topic, close, strict=True) if c]
     if not back:
         return

@@ -293,4 +293,7 @@ def post_record(item: dict[str, Any], *, default_author: str | None = None,
                      modified=iso_utc(item.get("modifiedAt") or item.get("date_updated")))
     if lw_id and af and not is_af_url(page_url):
         rec.urls.append(lw_urls(lw_id, slug, af=True)[1] or page_url)
+    if isinstance(item.get("tags"), list):  # forum tags (for the killfile's mute_tags)
+        rec.tags = [n for t in item["tags"]
+                    if (n := _str(t.get("name") if isinstance(t, dict) else t))]
     return rec

@@ -194,6 +194,9 @@ def entry_record(entry: Any, *, feed: Any, base: str, feed_link: str | None,
     updated = _date(entry, "updated")
     rec = PostRecord(title=title, text="", urls=[link], authors=authors, published=published,
                      origin=source_url, modified=updated if updated != published else None)
+    terms = [strip_tags(str(t.get("term") or "")) for t in entry.get("tags") or []
+             if isinstance(t, dict)]
+    rec.tags = [t for t in terms if t] or None  # feed categories (for mute_tags)
     for extra in entry.get("links", []) or []:
         if extra.get("rel") == "canonical" and extra.get("href"):
             rec.original_url = join_url(link, extra["href"])

@@ -24,8 +24,8 @@ DESCRIPTIONS: dict[str, str] = {
     "ollama.timeout": "seconds one request may take (each read, while streaming)",
     "ollama.retries": "retries of a failed request to Ollama",
     "ollama.connect_timeout": "seconds to wait for Ollama to accept a connection",
-    "llm.backend": "which chat model answers: auto = Ollama when it has the locked model, "
-                   "else the embedded SmolLM2",
+    "llm.backend": "which chat model writes prose: auto = Ollama when it has the locked model, "
+                   "else none (extractive: the posts' own sentences); embedded = SmolLM2 in process",
     "llm.preset": "\"\" = the [llm] model of models.lock; \"fast\" = its [llm.presets.fast] model",
     "llm.model": "an Ollama tag overriding the locked model (its digest is then not checked)",
     "llm.temperature": "sampling temperature of the chat model (0 = deterministic)",
@@ -67,7 +67,15 @@ DESCRIPTIONS: dict[str, str] = {
     "digest.timezone": "IANA time zone deciding which calendar day a post belongs to",
     "digest.max_themes": "most themes in one digest",
     "digest.parallel": "summaries in flight at once (Ollama serves one request at a time)",
+    "digest.topics": "what you follow, a few sentences; posts far from all of them leave the "
+                     "digest's themes (the first is the core one: close to it is never hidden)",
+    "digest.mute_authors": "regexes (any case): posts by a matching author stay out of the digest",
+    "digest.mute_titles": "regexes (any case): posts with a matching title stay out of the digest",
+    "digest.mute_tags": "tags or categories (any case): posts with one stay out of the digest",
     "daily.keep_logs_days": "days to keep the logs of `kb daily`; 0 keeps them all",
+    "tui.theme": "the theme `kb tui` starts with (saved when you pick one there)",
+    "tui.dark_theme": "the dark theme `t` switches to in `kb tui`",
+    "tui.light_theme": "the light theme `t` switches to in `kb tui`",
 }
 
 # Values of a Literal setting that exist only for the test suite; not offered to users.
@@ -86,6 +94,8 @@ HEADER = """\
 
 def toml_value(value: Scalar) -> str:
     """``value`` as a TOML literal (basic strings escape what TOML requires)."""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -113,6 +123,8 @@ def _type_note(typ: object) -> str:
     if get_origin(typ) is Literal:
         choices = [str(c) for c in get_args(typ) if c not in HIDDEN_CHOICES]
         return "one of: " + ", ".join(choices)
+    if get_origin(typ) is tuple:
+        return "list of text"
     return {bool: "true or false", int: "integer", float: "number", str: "text"}.get(
         typ if isinstance(typ, type) else object, "")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
 from xml.sax.saxutils import quoteattr
 
 
@@ -10,9 +11,13 @@ class OpmlError(ValueError):
     pass
 
 
-def parse_opml(data: bytes, *, where: str = "OPML") -> list[tuple[str, str, str]]:
+def parse_opml(data: bytes, *, where: str = "OPML",
+               problems: list[tuple[str, str]] | None = None) -> list[tuple[str, str, str]]:
     """(title, url, kind) of every outline with an ``xmlUrl`` (feed) or, failing that, an
-    ``htmlUrl`` marked ``type="page"``.  Entity declarations are refused (no expansion bombs)."""
+    ``htmlUrl`` marked ``type="page"``.  Entity declarations are refused (no expansion bombs).
+
+    ``problems``, when given, receives (title, reason) for each outline that says it is a feed
+    (``type="rss"``/``"atom"``) but has no ``xmlUrl``."""
     if b"<!ENTITY" in data[:4096].upper():
         raise OpmlError(f"{where}: refusing an OPML file that declares XML entities")
     try:
@@ -27,10 +32,36 @@ def parse_opml(data: bytes, *, where: str = "OPML") -> list[tuple[str, str, str]
         kind = "feed"
         if not url and el.get("type") == "page" and el.get("htmlUrl"):
             url, kind = el.get("htmlUrl"), "page"
+        title = (el.get("title") or el.get("text") or "").strip()
         if url:
-            title = el.get("title") or el.get("text") or ""
-            out.append((title.strip(), url.strip(), kind))
+            out.append((title, url.strip(), kind))
+        elif problems is not None and (el.get("type") or "").lower() in ("rss", "atom"):
+            problems.append((title, "the outline has no xmlUrl"))
     return out
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a source read from an OPML file (None when it can): kb fetches
+    http(s) addresses with a host, and file:// URLs.  A bare word or a relative path is refused
+    here (outside OPML, `kb sources add` takes local paths)."""
+    url = url.strip()
+    if not url:
+        return "invalid URL: empty"
+    if any(c.isspace() for c in url):
+        return f"invalid URL {url!r}: contains whitespace"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return f"invalid URL {url!r}: {exc}"
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return None if parts.hostname else f"invalid URL {url!r}: no host"
+    if scheme == "file":
+        return None if parts.path else f"invalid URL {url!r}: no path"
+    if not scheme:
+        return f"invalid URL {url!r}: not an absolute http(s) URL"
+    return f"invalid URL {url!r}: unsupported scheme {scheme!r} (http, https or file)"
 
 
 def to_opml(entries: list[tuple[str, str, str]]) -> str:

@@ -27,7 +27,7 @@ from typing import Literal, get_args, get_origin, get_type_hints
 APP = "kb"
 OLLAMA_DEFAULT_PORT = 11434
 
-Scalar = str | int | float | bool
+Scalar = str | int | float | bool | tuple[str, ...]  # tuples: lists of text ([digest] topics)
 
 
 class SettingsError(ValueError):
@@ -91,7 +91,8 @@ class OllamaSettings:
 
 @dataclass
 class LLMSettings:
-    backend: Literal["auto", "ollama", "embedded", "fake"] = "auto"
+    # auto: Ollama when reachable, else no chat model (extractive); none: extractive only
+    backend: Literal["auto", "none", "ollama", "embedded", "fake"] = "auto"
     preset: str = ""  # "" = the [llm] entry of models.lock; "fast" = [llm.presets.fast]
     model: str = ""  # override the locked model tag (then digest checks are skipped)
     temperature: float = 0.0
@@ -150,16 +151,45 @@ class BackfillSettings:
     max_failures: int = 3  # windows failing in a row before a source is given up for this run
 
 
+# What the digest counts as on-topic (digest/relevance.py compares posts with these); the
+# first one is the core interest: a post close to it is never hidden from the themes.
+DEFAULT_TOPICS: tuple[str, ...] = (
+    "AI alignment and AI safety research",
+    "machine learning, language models and AI systems",
+    "AI policy, AI governance and forecasting AI progress",
+    "rationality, decision theory, forecasting and epistemics",
+)
+# [digest] keys holding regular expressions (checked when the settings load)
+REGEX_SETTINGS = frozenset({"mute_authors", "mute_titles"})
+
+
 @dataclass
 class DigestSettings:
     timezone: str = "UTC"
     max_themes: int = 4
     parallel: int = 1  # summaries in flight at once (Ollama serves one model request at a time)
+    # your interests: a few sentences describing what you follow (the first is the core one)
+    topics: tuple[str, ...] = DEFAULT_TOPICS
+    # the killfile: posts by a matching author, with a matching title or tag stay in the archive
+    # and in search but out of the digest (regexes, case-insensitive; tags: exact, any case)
+    mute_authors: tuple[str, ...] = ()
+    mute_titles: tuple[str, ...] = ()
+    mute_tags: tuple[str, ...] = ()
 
 
 @dataclass
 class DailySettings:
     keep_logs_days: int = 30  # logs/daily-*.log older than this are deleted by `kb daily`; 0 keeps all
+
+
+@dataclass
+class TuiSettings:
+    """`kb tui`'s look: the theme it starts with (the last one chosen there) and the two
+    themes `t` switches between."""
+
+    theme: str = "textual-dark"
+    dark_theme: str = "textual-dark"
+    light_theme: str = "textual-light"
 
 
 @dataclass
@@ -174,6 +204,7 @@ class Settings:
     backfill: BackfillSettings = field(default_factory=BackfillSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     daily: DailySettings = field(default_factory=DailySettings)
+    tui: TuiSettings = field(default_factory=TuiSettings)
     # the user's config file (`kb config path`); it need not exist
     config_path: Path = field(default_factory=lambda: user_config_path({}))
     # where each value came from: "section.key" -> "default" | a config file | "env KB_X"
@@ -227,7 +258,8 @@ class Settings:
         return rows
 
 
-SECTIONS = ("ollama", "llm", "embed", "index", "ingest", "forum", "backfill", "digest", "daily")
+SECTIONS = ("ollama", "llm", "embed", "index", "ingest", "forum", "backfill", "digest", "daily",
+            "tui")
 SECRETS = frozenset({"chroma_token"})
 
 
@@ -257,7 +289,44 @@ def user_config_path(env: dict[str, str]) -> Path:
     return base / APP / "config.toml"
 
 
+def _text_list(value: object, where: str) -> tuple[str, ...]:
+    """A list of text: a TOML array of strings, or (from the environment) a JSON array or one
+    item per line."""
+    if isinstance(value, str):
+        raw = value.strip()
+        if raw.startswith("["):
+            import json
+
+            try:
+                value = json.loads(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{where}: {value!r} is not a JSON list of strings") from exc
+        else:
+            value = [line.strip() for line in raw.splitlines() if line.strip()]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise SettingsError(f"{where}: {value!r} is not a list of strings")
+    return tuple(v for v in value if v.strip())
+
+
+def _check_value(section: str, key: str, value: Scalar, where: str) -> None:
+    """Checks a value's type cannot express: non-empty topics, valid regular expressions."""
+    if (section, key) == ("digest", "topics") and not value:
+        raise SettingsError(f"{where}: give at least one topic (a sentence describing what "
+                            "you follow)")
+    if section == "digest" and key in REGEX_SETTINGS and isinstance(value, tuple):
+        import re
+
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise SettingsError(f"{where}: {pattern!r} is not a valid regular expression: "
+                                    f"{exc}") from exc
+
+
 def _coerce(value: object, typ: object, where: str) -> Scalar:
+    if get_origin(typ) is tuple:
+        return _text_list(value, where)
     if get_origin(typ) is Literal:
         allowed = get_args(typ)
         if value not in allowed:
@@ -292,6 +361,7 @@ def _apply(settings: Settings, section: str, key: str, value: object, origin: st
         raise SettingsError(f"{origin}: unknown setting {section}.{key}")
     where = f"{origin} ({section}.{key})"
     coerced = _coerce(value, hints[key], where)
+    _check_value(section, key, coerced, where)
     if (section, key) == ("ollama", "host"):
         try:
             coerced = parse_ollama_host(str(coerced))

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.theme import Theme
 
 from kb.search_types import Mode
+from kb.settings import SettingsError
 from kb.store.posts import get_post
 from tui.commands import KbCommands
 
@@ -64,16 +66,28 @@ class KbApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, runtime: Runtime, *, start: str = "digests", theme: str = DARK,
+    def __init__(self, runtime: Runtime, *, start: str = "digests", theme: str | None = None,
                  open_post: str | None = None, search_mode: Mode | None = None) -> None:
+        """``theme`` None: the theme saved in the settings (``[tui] theme``)."""
         super().__init__()
         self.runtime = runtime
         self.search_mode: Mode = search_mode or "hybrid"
         self.start_mode = start if start in SCREENS else "digests"
-        self.theme = theme
+        self.theme_warning = ""
+        self.theme = self._known(theme or runtime.settings.tui.theme, DARK)
         self.initial_post = open_post
 
+    def _known(self, name: str, fallback: str) -> str:
+        """``name`` when it is a theme textual knows, else ``fallback`` (and a warning)."""
+        if name in self.available_themes:
+            return name
+        self.theme_warning = f"unknown theme {name!r} in the settings; using {fallback}"
+        return fallback
+
     async def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.theme_warning:
+            self.notify(self.theme_warning, markup=False, severity="warning")
         await self.switch_mode(self.start_mode)
         if self.initial_post:
             post = get_post(self.runtime.store, self.initial_post, with_text=False)
@@ -95,7 +109,32 @@ class KbApp(App[None]):
         self.switch_mode(mode)
 
     def action_toggle_theme(self) -> None:
-        self.theme = LIGHT if self.theme == DARK else DARK
+        """The saved light theme when a dark one is shown, else the saved dark theme."""
+        tui = self.runtime.settings.tui
+        if self.current_theme.dark:
+            self.theme = self._known(tui.light_theme, LIGHT)
+        else:
+            self.theme = self._known(tui.dark_theme, DARK)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """Remember the theme chosen (palette or `t`) in the config file: kb starts with it next
+        time, and it becomes the dark or light theme `t` switches to."""
+        tui = self.runtime.settings.tui
+        values = {"theme": theme.name}
+        values["dark_theme" if theme.dark else "light_theme"] = theme.name
+        if all(getattr(tui, key) == value for key, value in values.items()):
+            return
+        for key, value in values.items():
+            setattr(tui, key, value)
+        settings = self.runtime.settings
+        origin = Path(settings.origins.get("tui.theme", ""))
+        target = origin if origin in settings.config_files else settings.config_path
+        from kb.config_edit import set_config_values
+
+        try:
+            set_config_values(target, "tui", values)
+        except SettingsError as exc:
+            self.notify(f"theme not saved: {exc}", markup=False, severity="warning")
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen

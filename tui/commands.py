@@ -14,7 +14,7 @@ GLOBAL: list[tuple[str, str, str]] = [
     ("Go to Search", "go('search')", "search the archive as you type"),
     ("Go to Ask", "go('ask')", "ask the archive a question, with citations"),
     ("Go to Sources", "go('sources')", "feeds and pages kb follows; run ingest or daily"),
-    ("Toggle light/dark theme", "toggle_theme", "switch between the light and dark theme"),
+    ("Toggle light/dark theme", "toggle_theme", "switch between your dark and light themes"),
     ("Help for this screen", "help", "what this screen does and its keys"),
     ("Quit", "quit", "leave kb"),
 ]
@@ -24,6 +24,7 @@ ELSEWHERE: list[tuple[str, str, str, str]] = [
     ("Run daily", "sources", "daily", "ingest, summarize and write today's digest"),
     ("Add a source", "sources", "add_source", "track a new feed or page"),
     ("New conversation", "ask", "new_conversation", "forget the previous questions"),
+    ("Past questions", "ask", "history", "reopen a question asked before, with its answer"),
 ]
 
 

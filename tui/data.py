@@ -16,6 +16,7 @@ from typing import Any
 
 from digest import repo as digest_repo
 from kb.store import posts as posts_repo
+from kb.store import reading
 from kb.store.db import Store
 
 DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.md$")
@@ -164,3 +165,46 @@ def passage_lines(text: str, start: int, end: int) -> tuple[int, int]:
     first = text.count("\n", 0, start)
     last = text.count("\n", 0, max(start, end - 1)) + 1
     return first, last
+
+
+# --- reading state and citations --------------------------------------------------------------
+@dataclass
+class Marks:
+    """Which of the posts a list shows are unread and which are saved."""
+
+    unread: set[str] = field(default_factory=set)
+    saved: set[str] = field(default_factory=set)
+
+
+def marks_for(store: Store, post_ids: Iterable[str]) -> Marks:
+    ids = list(post_ids)
+    return Marks(reading.unread_ids(store, ids), set(reading.saved_ids(store)) & set(ids))
+
+
+def unread_counts(store: Store, digests_dir: Path,
+                  days: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Day -> (unread posts, posts) of each day's digest (days without one are left out)."""
+    out: dict[str, tuple[int, int]] = {}
+    for day in days:
+        digest = load_digest(store, digests_dir, day)
+        if digest is not None:
+            ids = [p.post_id for p in digest.posts]
+            out[day] = (len(reading.unread_ids(store, ids)), len(ids))
+    return out
+
+
+def toggle_saved(store: Store, post_id: str) -> bool | None:
+    """Save the post, or unsave it when it was saved: its new state (None: no such post)."""
+    if posts_repo.get_post(store, post_id, with_text=False) is None:
+        return None
+    saved = not reading.is_saved(store, post_id)
+    reading.set_saved(store, post_id, saved)
+    return saved
+
+
+def citation(store: Store, post_id: str) -> str | None:
+    """The post's plain-text citation, as `kb posts cite ID --format plain` writes it."""
+    from kb.citation import to_plain
+
+    post = posts_repo.get_post(store, post_id, with_text=False)
+    return None if post is None else to_plain(post).strip()

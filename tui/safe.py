@@ -34,13 +34,15 @@ def text(value: object, style: str = "") -> Text:
     return Text(one_line(value), style=style)
 
 
-def join(*parts: tuple[object, str] | str) -> Text:
-    """Concatenate literal pieces: each is a plain string (our own, trusted) or a
-    ``(untrusted value, style)`` pair."""
+def join(*parts: tuple[object, str] | str | Text) -> Text:
+    """Concatenate literal pieces: each is a plain string (our own, trusted), a Text we built,
+    or a ``(untrusted value, style)`` pair."""
     out = Text()
     for part in parts:
         if isinstance(part, tuple):
             out.append(one_line(part[0]), style=part[1])
+        elif isinstance(part, Text):
+            out.append_text(part)
         else:
             out.append(part)
     return out

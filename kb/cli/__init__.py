@@ -14,11 +14,12 @@ import sys
 
 import click
 
-from kb.cli.app import App, KbError, console, err_console, run_cli  # noqa: F401
+from kb.cli.app import App, KbError, SectionedGroup, console, err_console, run_cli  # noqa: F401
 from kb.cli.commands import register
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=SectionedGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="kb", prog_name="kb")
 @click.option("--home", type=click.Path(file_okay=False), envvar=None,
               help="Use this directory instead of $KB_HOME.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -55,6 +55,17 @@ class App:
     def settings(self) -> Settings:
         return self.runtime.settings
 
+    def adjust_settings(self, adjust: Callable[[Settings], Settings]) -> Runtime:
+        """Rebuild the runtime with ``adjust(settings)`` (e.g. `kb ask -m MODEL` choosing the
+        chat model for one call).  Call it before the command uses any backend: whatever the
+        old runtime had built is closed."""
+        old = self.runtime
+        new = adjust(old.settings)
+        if new is not old.settings:
+            old.close()
+            self._runtime = Runtime(new)
+        return self.runtime
+
     @property
     def store(self) -> Store:
         try:
@@ -65,6 +76,37 @@ class App:
     def close(self) -> None:
         if self._runtime is not None:
             self._runtime.close()
+
+
+class SectionedGroup(click.Group):
+    """A group whose `--help` lists its commands in named sections (``sections``: title ->
+    command names, in order).  A command no section names is listed under "Other commands",
+    so none can go missing from the help."""
+
+    sections: dict[str, tuple[str, ...]] = {}
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        shown: dict[str, click.Command] = {}
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                shown[name] = cmd
+        if not shown:
+            return
+        pad = max(len(n) for n in shown)  # one column for every section
+        width = formatter.width - 6 - pad
+        placed: set[str] = set()
+        groups: list[tuple[str, list[str]]] = []
+        for title, names in self.sections.items():
+            members = [n for n in names if n in shown and n not in placed]
+            placed.update(members)
+            groups.append((title, members))
+        groups.append(("Other commands", [n for n in shown if n not in placed]))
+        for title, members in groups:
+            if members:
+                with formatter.section(title):
+                    formatter.write_dl([(n.ljust(pad), shown[n].get_short_help_str(width))
+                                        for n in members])
 
 
 BACKEND_ERRORS: tuple[type[Exception], ...] = (EmbedderError, VectorIndexError, LLMError,

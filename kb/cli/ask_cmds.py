@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 import click
 
 from kb.cli.app import EXIT_USAGE, App, KbError, backend_errors, console, emit_json, err_console
+from kb.cli.complete import complete_sources
 from kb.search_types import Filters
 
 if TYPE_CHECKING:
     from digest.ask import Answer
+    from kb.runtime import Runtime
 
 pass_app = click.make_pass_decorator(App)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -88,39 +90,78 @@ def print_answer(answer: Answer, *, streamed: str = "") -> None:
 
 
 @click.command()
-@click.argument("question", nargs=-1, required=True)
+@click.argument("question", nargs=-1)
 @click.option("--since", help="Only posts published on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only posts published on or before this date (YYYY-MM-DD).")
 @click.option("--author", help="Only posts by this author (case-insensitive substring).")
-@click.option("--source", help="Only posts from this source (name or id) or site.")
+@click.option("--source", help="Only posts from this source (name or id) or site.",
+              shell_complete=complete_sources)
 @click.option("--af-only", is_flag=True, help="Only Alignment Forum posts.")
-@click.option("--k", "k", type=click.IntRange(1, 30), default=8, show_default=True,
+@click.option("-k", "--k", "k", type=click.IntRange(1, 30), default=8, show_default=True,
               help="How many posts to retrieve and give the model.")
-@click.option("--json", "as_json", is_flag=True, help="Print the checked answer as JSON.")
+@click.option("-m", "--model", "model", metavar="MODEL",
+              help="The Ollama chat model for this call (a model models.lock does not name "
+                   "is used with a notice: its digest cannot be checked).")
+@click.option("--preset", metavar="NAME",
+              help="The chat model of models.lock's [llm.presets.NAME] for this call (e.g. "
+                   "fast).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the checked answer (or --history, --show) as JSON.")
 @click.option("--no-stream", is_flag=True, help="Print the answer when complete.")
 @click.option("--continue", "continue_", is_flag=True,
               help="A follow-up: rewrite it into a standalone question using the last exchange.")
+@click.option("--history", is_flag=True,
+              help="List past questions and answers, newest first (no question).")
+@click.option("--limit", type=click.IntRange(0), default=50, show_default=True,
+              help="With --history: at most this many (0: all).")
+@click.option("--show", "show", type=int, metavar="N",
+              help="Print past exchange N in full: its answer and citations (no question).")
 @pass_app
 def ask(app: App, question: tuple[str, ...], since: str | None, until: str | None,
-        author: str | None, source: str | None, af_only: bool, k: int, as_json: bool,
-        no_stream: bool, continue_: bool) -> None:
+        author: str | None, source: str | None, af_only: bool, k: int, model: str | None,
+        preset: str | None, as_json: bool, no_stream: bool, continue_: bool, history: bool,
+        limit: int, show: int | None) -> None:
     """Answer QUESTION from the archive, citing posts as [n] — or say it is not covered.
 
     Every sentence is checked after generation (`kb check` explains the verdicts): citations
     of sources that were not given are removed, a citation whose passage contradicts its
     sentence is removed, sentences no source supports are dropped, links the model writes
-    are removed, and kb abstains unless most statements are supported."""
+    are removed, and kb abstains unless most statements are supported.
+
+    `kb ask --history` lists past exchanges and `kb ask --show N` prints one again."""
+    from kb.cli.ask_extra import choose_model, show_exchange, show_history
+
+    text = " ".join(question).strip()
+    if history or show is not None:
+        if text or (history and show is not None):
+            raise KbError("--history and --show N take no question (and not each other)",
+                          EXIT_USAGE)
+        if history:
+            show_history(app.store, limit=limit, as_json=as_json)
+        else:
+            assert show is not None
+            show_exchange(app.store, show, as_json=as_json)
+        return
+    if not text:
+        raise KbError("the question is empty (or use --history / --show N)", EXIT_USAGE)
+    filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
+                      author=author, source=source, af_only=af_only)
+    chosen, model_notice = choose_model(app.settings, model, preset)
+    if model_notice:
+        err_console.print(model_notice, style="yellow", markup=False, soft_wrap=True)
+    rt = app.adjust_settings(lambda _: chosen)
+    _answer(app, rt, text, filters, k=k, as_json=as_json, no_stream=no_stream,
+            continue_=continue_)
+
+
+def _answer(app: App, rt: Runtime, text: str, filters: Filters, *, k: int, as_json: bool,
+            no_stream: bool, continue_: bool) -> None:
     from digest.ask import AskError
     from digest.ask import ask as run_ask
     from digest.links import StreamFilter
     from kb.retrieval import SearchError
 
-    text = " ".join(question).strip()
-    if not text:
-        raise KbError("the question is empty", EXIT_USAGE)
-    filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
-                      author=author, source=source, af_only=af_only)
-    rt, store = app.runtime, app.store
+    store = app.store
     with backend_errors():
         notice = rt.llm_notice  # builds the model now: a missing one is a clean error
     if notice:
@@ -138,7 +179,8 @@ def ask(app: App, question: tuple[str, ...], since: str | None, until: str | Non
 
     try:
         with backend_errors():
-            answer = run_ask(store, rt.llm, rt.embedder, rt.index, text, filters=filters, k=k,
+            answer = run_ask(store, rt.chat_llm()[0], rt.embedder, rt.index, text,
+                             filters=filters, k=k,
                              on_token=on_token if stream else None, continue_=continue_,
                              max_tokens=rt.settings.llm.max_output_tokens)
     except (AskError, SearchError, KbError) as exc:

@@ -18,6 +18,7 @@ from kb.cli.app import (
     emit_json,
     err_console,
 )
+from kb.cli.complete import complete_sources
 from kb.cli.progress import progress_bars
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ def _finish(outcome: BackfillOutcome, *, as_json: bool, verbose: bool) -> int:
               help="From this day (default: backfill.since_days back, one year).")
 @click.option("--until", metavar="YYYY-MM-DD", help="Up to and including this day "
                                                     "(default: now).")
-@click.option("--source", "source", metavar="N", help="Only this source (name, id or URL).")
+@click.option("--source", "source", metavar="N", help="Only this source (name, id or URL).",
+              shell_complete=complete_sources)
 @click.option("--no-index", is_flag=True, help="Do not index the posts as they arrive.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")

@@ -10,25 +10,38 @@ from kb.cli import (
     ask_cmds,
     backfill_cmds,
     check_cmds,
+    completion_cmds,
     core_cmds,
     digest_cmds,
     index_cmds,
     ingest_cmds,
     models_cmds,
+    posts_cmds,
+    sources_cmds,
     tui_cmds,
 )
+from kb.cli.app import SectionedGroup
 
-COMMANDS: tuple[click.Command, ...] = (
-    core_cmds.config, core_cmds.stats, core_cmds.posts, core_cmds.sources,
-    ingest_cmds.ingest, ingest_cmds.import_, backfill_cmds.backfill,
-    index_cmds.index, index_cmds.reindex, index_cmds.search, index_cmds.eval_,
-    models_cmds.models,
-    digest_cmds.summarize, digest_cmds.digest, digest_cmds.daily,
-    ask_cmds.ask, check_cmds.check,
-    tui_cmds.tui,
-)
+# `kb --help` lists the commands in these sections, in this order (each command in one).
+SECTIONS: dict[str, tuple[click.Command, ...]] = {
+    "Reading": (
+        digest_cmds.digest, digest_cmds.daily, ask_cmds.ask, index_cmds.search,
+        check_cmds.check, posts_cmds.posts, tui_cmds.tui,
+    ),
+    "Archive": (
+        ingest_cmds.ingest, ingest_cmds.import_, backfill_cmds.backfill, sources_cmds.sources,
+        index_cmds.index, index_cmds.reindex, digest_cmds.summarize, core_cmds.stats,
+    ),
+    "Models": (models_cmds.models, index_cmds.eval_),
+    "Setup": (core_cmds.config, completion_cmds.completion),
+}
+
+COMMANDS: tuple[click.Command, ...] = tuple(c for cmds in SECTIONS.values() for c in cmds)
 
 
 def register(cli: click.Group) -> None:
     for cmd in COMMANDS:
         cli.add_command(cmd)
+    if isinstance(cli, SectionedGroup):
+        cli.sections = {title: tuple(c.name or "" for c in cmds)
+                        for title, cmds in SECTIONS.items()}

@@ -16,6 +16,7 @@ from kb.cli.app import (
     emit_json,
     err_console,
 )
+from kb.cli.complete import complete_digest_dates
 from kb.cli.progress import progress_bars
 
 pass_app = click.make_pass_decorator(App)
@@ -33,9 +34,9 @@ def _day(value: str | None, what: str) -> date | None:
 
 
 def _notice(app: App) -> None:
-    """Say once, after the model was used, that answers come from the small built-in model."""
+    """Say once, after the run, why there was no chat model (summaries are extractive)."""
     rt = app.runtime
-    if rt.llm_loaded and rt.llm_notice:
+    if rt.llm_notice:
         err_console.print("notice: " + rt.llm_notice, style="yellow", markup=False)
 
 
@@ -71,7 +72,8 @@ def summarize(ctx: click.Context, since: str | None, post_ids: tuple[str, ...],
     rt = app.runtime
     with backend_errors(), progress_bars(not as_json) as on_progress:
         step = Counter(on_progress, "summarizing", len(ids), "posts")
-        report = summarize_posts(app.store, rt.llm, ids, parallel=app.settings.digest.parallel,
+        report = summarize_posts(app.store, rt.chat_llm()[0], ids,
+                                 parallel=app.settings.digest.parallel,
                                  on_done=lambda _pid, _row: step.advance(),
                                  checker=ClaimChecker(rt.embedder))
     _notice(app)
@@ -88,7 +90,8 @@ def summarize(ctx: click.Context, since: str | None, post_ids: tuple[str, ...],
 
 # --- digest -------------------------------------------------------------------------------
 @click.group(invoke_without_command=True)
-@click.option("--date", "day", help="The day to digest (YYYY-MM-DD; default today).")
+@click.option("--date", "day", help="The day to digest (YYYY-MM-DD; default today).",
+              shell_complete=complete_digest_dates)
 @click.option("--since", help="First day of a range (YYYY-MM-DD).")
 @click.option("--until", help="Last day of a range (default today).")
 @click.option("--week", is_flag=True, help="The last 7 days, today included.")
@@ -103,7 +106,7 @@ def digest(ctx: click.Context, day: str | None, since: str | None, until: str | 
     kb digest --date 2025-03-12       one day
     kb digest --since D --until D     each day of a range
     kb digest --week                  the last 7 days
-    kb digest show D [--format md|json]
+    kb digest show [D|today|yesterday] [--format md|json]   (default: the latest)
     kb digest list"""
     if ctx.invoked_subcommand:
         return
@@ -133,9 +136,11 @@ def digest(ctx: click.Context, day: str | None, since: str | None, until: str | 
         days = [d0]
     rt = app.runtime
     results = []
+    with backend_errors():
+        llm = rt.chat_llm()[0]  # None: extractive (no chat model)
     for d in days:
         with backend_errors():
-            res = build_digest(app.settings, app.store, rt.llm, rt.embedder, d)
+            res = build_digest(app.settings, app.store, llm, rt.embedder, d)
         results.append(res)
         if not as_json:
             style = "red" if res.status == "failed" else ("dim" if res.status == "empty" else None)
@@ -151,22 +156,75 @@ def digest(ctx: click.Context, day: str | None, since: str | None, until: str | 
         ctx.exit(EXIT_PARTIAL)
 
 
+def _show_day(app: App, value: str | None) -> str:
+    """The day `kb digest show` means: the latest stored digest without DAY; ``today`` and
+    ``yesterday`` in digest.timezone; else a YYYY-MM-DD date."""
+    from digest.days import DayError, today
+    from digest.repo import digest_days
+
+    if value is None:
+        days = digest_days(app.store)
+        if not days:
+            raise KbError("no digest stored yet (build one with `kb digest` or `kb daily`)")
+        return days[0]
+    word = value.strip().lower()
+    if word in ("today", "yesterday"):
+        try:
+            now = today(app.settings.digest.timezone)
+        except DayError as exc:
+            raise KbError(str(exc), EXIT_USAGE) from exc
+        return (now - timedelta(days=1 if word == "yesterday" else 0)).isoformat()
+    d = _day(value, "DAY")
+    assert d is not None
+    return d.isoformat()
+
+
+def _stdout_is_terminal() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
+
+
+def _page_markdown(markdown: str, pager: bool) -> None:
+    """Render the digest's Markdown with Rich, through the pager ($PAGER, else less) when asked.
+    Feed text inside it is made inert (no terminal escapes)."""
+    import os
+
+    from rich.markdown import Markdown
+
+    from kb.cli.app import inert
+
+    doc = Markdown(inert(markdown), hyperlinks=False)  # URLs shown: a pager cannot follow links
+    if not pager:
+        console.print(doc)
+        return
+    # less shows colours only with -R; respect a LESS the user set
+    os.environ.setdefault("LESS", "-FRX")
+    with console.pager(styles=True):
+        console.print(doc)
+
+
 @digest.command("show")
-@click.argument("day")
+@click.argument("day", required=False, shell_complete=complete_digest_dates)
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md",
               help="Markdown (default) or the structured JSON.")
+@click.option("--no-pager", is_flag=True, help="On a terminal, print without the pager.")
 @pass_app
-def digest_show(app: App, day: str, fmt: str) -> None:
-    """Print the stored digest of DAY."""
+def digest_show(app: App, day: str | None, fmt: str, no_pager: bool) -> None:
+    """Show the stored digest of DAY (YYYY-MM-DD, today, yesterday; default: the latest).
+
+    On a terminal the Markdown is rendered through a pager; piped, the raw Markdown is
+    printed."""
     from digest.repo import get_digest
 
-    d = _day(day, "DAY")
-    assert d is not None
-    stored = get_digest(app.store, d.isoformat())
+    d = _show_day(app, day)
+    stored = get_digest(app.store, d)
     if stored is None:
         raise KbError(f"no digest for {d} yet (build it with `kb digest --date {d}`)")
     if fmt == "json":
         emit_json(stored.data | {"complete": stored.complete, "updated_at": stored.updated_at})
+    elif _stdout_is_terminal():
+        _page_markdown(stored.markdown, pager=not no_pager)
     else:
         click.echo(stored.markdown, nl=False)
 
@@ -184,6 +242,7 @@ def digest_list(app: App, as_json: bool) -> None:
     items = list_digests(app.store)
     rows = [{"date": x.day, "posts": len(x.data.get("posts", [])) +
              len(x.data.get("also_published", [])), "themes": len(x.data.get("themes", [])),
+             "muted": int(x.data.get("muted", 0) or 0),
              "complete": x.complete, "model": x.model_id,
              "path": str(digest_path(app.settings, x.day)), "updated_at": x.updated_at}
             for x in items]

@@ -16,6 +16,7 @@ from kb.cli.app import (
     emit_json,
     err_console,
 )
+from kb.cli.complete import complete_sources
 from kb.cli.progress import progress_bars
 
 if TYPE_CHECKING:
@@ -46,10 +47,12 @@ def _finish(outcome: IngestOutcome, *, as_json: bool, verbose: bool) -> int:
 
 
 @click.command()
-@click.option("--source", "source", metavar="N", help="Only this source (name, id or URL).")
+@click.option("--source", "source", metavar="N", help="Only this source (name, id or URL).",
+              shell_complete=complete_sources)
 @click.option("--no-index", is_flag=True, help="Do not update the search index afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--no-progress", is_flag=True,
+              help="No progress bars, even on a terminal (the output is otherwise the same).")
 @click.option("-v", "--verbose", is_flag=True, help="Also print non-fatal notes per source.")
 @pass_app
 def ingest(app: App, source: str | None, no_index: bool, as_json: bool, no_progress: bool,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -11,6 +13,9 @@ from rich.table import Table
 
 from kb.cli.app import EXIT_PARTIAL, App, KbError, console, emit_json, err_console
 from kb.models.base import LLMError
+
+if TYPE_CHECKING:
+    from kb.models.status import Progress as PullProgress
 
 pass_app = click.make_pass_decorator(App)
 
@@ -68,8 +73,9 @@ def status(app: App, as_json: bool) -> None:
         console.print("llama-cpp-python is not installed, so the embedded fallback model "
                       "cannot run: run `kb models install`", style="yellow", markup=False)
     console.print(f"llm.backend = {data['llm_backend']}: answers come from "
-                  f"[bold]{data['active_llm']}[/] (Ollama at {escape(data['ollama_host'])})")
-    if data["llm_backend"] == "auto" and data["active_llm"] == "embedded":
+                  f"[bold]{data['active_llm'] if data['active_llm'] != 'none' else 'no chat model (extractive)'}[/] "
+                  f"(Ollama at {escape(data['ollama_host'])})")
+    if data["llm_backend"] == "auto" and data["active_llm"] == "none":
         from kb.models.factory import fallback_notice
 
         llm_role = next(r for r in data["roles"] if r["role"] == "llm")
@@ -140,9 +146,46 @@ def install(app: App, no_llamacpp: bool, dry_run: bool, as_json: bool) -> None:
 @models.command("pull")
 @click.option("--all", "all_tags", is_flag=True,
               help="Every Ollama tag in models.lock (all presets), not just the selected ones.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"pulled": [{"role", "model"}], "roles": [{"role", "model", "ok", '
+                   '"detail"}], "ok"} (no progress bar).')
 @pass_app
-def pull(app: App, all_tags: bool) -> None:
+def pull(app: App, all_tags: bool, as_json: bool) -> None:
     """Pull the locked Ollama models (progress bar), then verify them against models.lock."""
+    from kb.models import status as ms
+
+    s = app.settings
+    try:
+        specs = ms.tags_to_pull(s, all_tags)
+    except LLMError as exc:
+        raise KbError(str(exc)) from exc
+    with _pull_bars(not as_json) as on_progress:
+        for spec in specs:
+            try:
+                ms.pull(s, spec.model, on_progress)
+            except LLMError as exc:
+                raise KbError(str(exc)) from exc
+    rows = _verify(app, [spec.role for spec in specs])
+    bad = sum(not r["ok"] for r in rows)
+    if as_json:
+        emit_json({"pulled": [{"role": spec.role, "model": spec.model} for spec in specs],
+                   "roles": rows, "ok": bad == 0})
+    else:
+        for r in rows:
+            console.print(f"{r['role']:<13} {r['model']}: {r['detail']}",
+                          style="green" if r["ok"] else "red", markup=False)
+    if bad:
+        if as_json:
+            click.get_current_context().exit(EXIT_PARTIAL)
+        raise KbError(f"{bad} model role(s) not usable, see above", EXIT_PARTIAL)
+
+
+@contextmanager
+def _pull_bars(enabled: bool) -> Iterator[PullProgress | None]:
+    """Download bars on stderr, one per tag (none with --json)."""
+    if not enabled:
+        yield None
+        return
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -151,13 +194,6 @@ def pull(app: App, all_tags: bool) -> None:
         TimeRemainingColumn,
     )
 
-    from kb.models import status as ms
-
-    s = app.settings
-    try:
-        specs = ms.tags_to_pull(s, all_tags)
-    except LLMError as exc:
-        raise KbError(str(exc)) from exc
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TimeRemainingColumn(), console=err_console, transient=False) as progress:
         tasks: dict[str, Any] = {}
@@ -170,32 +206,25 @@ def pull(app: App, all_tags: bool) -> None:
                 kw.update(total=total, completed=completed or 0)
             progress.update(tasks[tag], **kw)
 
-        for spec in specs:
-            try:
-                ms.pull(s, spec.model, on_progress)
-            except LLMError as exc:
-                raise KbError(str(exc)) from exc
-    _verify(app, [spec.role for spec in specs])
+        yield on_progress
 
 
-def _verify(app: App, entries: list[str]) -> None:
+def _verify(app: App, entries: list[str]) -> list[dict[str, Any]]:
+    """The status of each packaged role and of each Ollama role just pulled."""
     from kb.models.status import models_status
 
     data = models_status(app.settings)
-    bad = 0
-    for r in data["roles"]:
-        if r["backend"] == "ollama" and r["lock_entry"] not in entries:
-            continue
-        line = f"{r['role']:<13} {r['model']}: {r['detail']}"
-        console.print(line, style="green" if r["ok"] else "red", markup=False)
-        bad += not r["ok"]
-    if bad:
-        raise KbError(f"{bad} model role(s) not usable, see above", EXIT_PARTIAL)
+    return [{"role": r["role"], "model": r["model"], "ok": bool(r["ok"]), "detail": r["detail"]}
+            for r in data["roles"]
+            if not (r["backend"] == "ollama" and r["lock_entry"] not in entries)]
 
 
 @models.command("lock")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"path", "locked": [{"entry", "model", "digest"}], "missing": '
+                   '[{"entry", "model"}]}.')
 @pass_app
-def lock(app: App) -> None:
+def lock(app: App, as_json: bool) -> None:
     """Record the digests your Ollama has for the locked tags in $KB_HOME/models.lock."""
     from kb.models.status import lock_digests
 
@@ -203,6 +232,15 @@ def lock(app: App) -> None:
         result = lock_digests(app.settings)
     except LLMError as exc:
         raise KbError(str(exc)) from exc
+    none = "Ollama has none of the models in models.lock: run `kb models pull` first"
+    if as_json:
+        emit_json({"path": str(result.path),
+                   "locked": [{"entry": e, "model": t, "digest": d} for e, t, d in result.locked],
+                   "missing": [{"entry": e, "model": t} for e, t in result.missing]})
+        if not result.locked:
+            err_console.print("error: " + none, style="red", markup=False)
+            click.get_current_context().exit(EXIT_PARTIAL)
+        return
     for entry, tag, digest in result.locked:
         console.print(f"locked {entry}: {tag} @ {digest[:12]}", markup=False)
     for entry, tag in result.missing:
@@ -210,5 +248,4 @@ def lock(app: App) -> None:
                       style="yellow", markup=False)
     console.print(f"wrote {result.path}", markup=False)
     if not result.locked:
-        raise KbError("Ollama has none of the models in models.lock: run `kb models pull` "
-                      "first", EXIT_PARTIAL)
+        raise KbError(none, EXIT_PARTIAL)

@@ -49,6 +49,7 @@ class PostRecord:
     origin: str = ""  # where the text came from; versions are compared per origin
     modified: str | None = None  # the page's own "last modified" date, if any
     prefer_text: bool = True  # False for partial copies (podcast excerpts): never replace better text
+    tags: list[str] | None = None  # forum tags / feed categories; None: this source gives none
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Post:
     urls: list[str] = field(default_factory=list)
     version: int = 0
     text: str = ""
+    tags: list[str] = field(default_factory=list)  # as the sources gave them (for mute_tags)
 
     def to_json(self, *, versions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -173,6 +175,8 @@ def save_post(store: Store, rec: PostRecord, *, source_id: int | None = None) ->
             )
         for u in all_urls:
             conn.execute("INSERT OR IGNORE INTO post_urls (url, post_id) VALUES (?, ?)", (u, pid))
+        if rec.tags is not None:
+            _save_tags(conn, pid, rec.tags)
 
         result = _save_version(conn, pid, rec, text, chash, now, exists)
         if result is not SaveResult.UNCHANGED or not exists:
@@ -182,6 +186,16 @@ def save_post(store: Store, rec: PostRecord, *, source_id: int | None = None) ->
             conn.execute("UPDATE posts_fts SET title = (SELECT title FROM posts WHERE id = ?) "
                          "WHERE post_id = ?", (pid, pid))
     return pid, (SaveResult.NEW if not exists else result)
+
+
+def _save_tags(conn: sqlite3.Connection, pid: str, tags: list[str]) -> None:
+    """The post's tags as a source reports them now (a copy without tags keeps them)."""
+    clean = list(dict.fromkeys(" ".join(t.split())[:100] for t in tags if t and t.strip()))
+    if not clean:
+        return
+    conn.execute("DELETE FROM post_tags WHERE post_id = ?", (pid,))
+    conn.executemany("INSERT OR IGNORE INTO post_tags (post_id, tag) VALUES (?, ?)",
+                     [(pid, t) for t in clean])
 
 
 def _save_version(conn: sqlite3.Connection, pid: str, rec: PostRecord, text: str, chash: str,
@@ -242,6 +256,8 @@ def _row_to_post(conn: sqlite3.Connection, row: sqlite3.Row, *, with_text: bool)
         post.version = v["version"]
         if with_text:
             post.text = v["text"]
+    post.tags = [r[0] for r in conn.execute("SELECT tag FROM post_tags WHERE post_id = ? "
+                                            "ORDER BY tag", (post.id,))]
     return post
 
 
@@ -258,11 +274,17 @@ def get_post(store: Store, ref: str, *, with_text: bool = True) -> Post | None:
 
 
 def list_posts(store: Store, *, since: str | None = None, until: str | None = None,
-               source: str | None = None, limit: int | None = None) -> list[Post]:
+               source: str | None = None, limit: int | None = None, unread: bool = False,
+               saved: bool = False) -> list[Post]:
     """Posts newest first.  ``since``/``until`` are ISO dates (inclusive, by posting date);
-    ``source`` is a source name or id."""
+    ``source`` is a source name or id; ``unread``/``saved`` keep only unread or saved posts
+    (reading state: kb.store.reading)."""
     sql = "SELECT p.* FROM posts p"
     where, args = [], []  # type: tuple[list[str], list[Any]]
+    if unread:
+        where.append("NOT EXISTS (SELECT 1 FROM post_reads r WHERE r.post_id = p.id)")
+    if saved:
+        where.append("EXISTS (SELECT 1 FROM post_saves v WHERE v.post_id = p.id)")
     if source:
         sql += " LEFT JOIN sources s ON s.id = p.source_id"
         where.append("(s.name = ? OR CAST(s.id AS TEXT) = ? OR p.site = ?)")

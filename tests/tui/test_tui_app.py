@@ -98,7 +98,7 @@ async def test_ollama_unreachable_shows_the_notice_and_search_still_works(make_a
             if "shown" in notice.classes:
                 break
         text = str(notice.visual)
-        assert "Ollama is not available" in text and "limited quality" in text
+        assert "Ollama is not available" in text  # and what kb does without it
         app.set_focus(None)
         await pilot.press("s")
         await pilot.pause()
@@ -140,8 +140,8 @@ async def test_a_digest_stored_by_the_digest_builder(make_app, archive, store):
         assert "Proxy gaming" in app.screen.query_one("#digest-md", Markdown).source
         posts = app.screen.query_one("#digest-posts", OptionList)
         labels = [str(posts.get_option_at_index(i).prompt) for i in range(posts.option_count)]
-        assert labels == ["key post  Reward hacking in small gridworlds",
-                          "summary  Interpretability of toy transformers"]
+        assert labels == ["● key post  Reward hacking in small gridworlds",  # ● unread
+                          "● summary  Interpretability of toy transformers"]
 
 
 def test_kb_tui_command_is_registered():

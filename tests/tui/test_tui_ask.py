@@ -72,8 +72,8 @@ async def test_ask_streams_the_answer_and_opens_the_cited_passage(make_app, inde
             assert answer.source == REPLY  # both sentences hold
             labels = _sources(screen)
             first, second = labels[:2]
-            assert first.startswith("[1] Reward hacking in small gridworlds")
-            assert second.startswith("[2] Notes on scalable oversight")
+            assert first.startswith("● [1] Reward hacking in small gridworlds")  # ● unread
+            assert second.startswith("● [2] Notes on scalable oversight")
             assert "✓" in first and "✓" in second  # each cited sentence is supported
             assert labels[2] == "Sentences"
             rows = _sentence_rows(screen)
@@ -154,8 +154,8 @@ async def test_a_weakly_supported_citation_is_marked(make_app, indexed):
         await _ask(pilot, "Did every proxy we tried leak somewhere?")
         screen = app.screen
         first, second = _sources(screen)[:2]
-        assert first.startswith("[1] Reward hacking in small gridworlds") and "✓" in first
-        assert second.startswith("[2] Interpretability of toy transformers") and "?" in second
+        assert first.startswith("● [1] Reward hacking in small gridworlds") and "✓" in first
+        assert second.startswith("● [2] Interpretability of toy transformers") and "?" in second
         assert "2 sources cited, 1 weakly" in str(screen.query_one("#ask-status", Static).visual)
         assert any(r.startswith("? ") for r in _sentence_rows(screen))
 
@@ -264,8 +264,8 @@ async def test_unanswerable_question_lists_the_nearest_posts(make_app, indexed):
         answer = screen.query(".answer").last(Markdown)
         assert "does not answer" in answer.source
         nearest = _sources(screen)
-        assert nearest and all(label.startswith("· ") for label in nearest)
-        assert nearest[0] == "· Interpretability of toy transformers"
+        assert nearest and all(label.startswith("● · ") for label in nearest)
+        assert nearest[0] == "● · Interpretability of toy transformers"
         # Enter opens the nearest post at its best passage
         await pilot.press("ctrl+o", "enter")
         await pilot.pause()

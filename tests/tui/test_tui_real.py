@@ -52,9 +52,9 @@ async def test_ask_with_the_real_small_model_and_open_a_source(make_app, real_ru
         first = str(sources.get_option_at_index(0).prompt)
         status = str(screen.query_one("#ask-status").visual)
         if "does not answer" in answer.source:  # the tiny model is often not supported
-            assert first.startswith("· ") and "nearest posts are listed" in status
+            assert first.startswith("● · ") and "nearest posts are listed" in status
         else:
-            assert first.startswith("[") and "sources cited" in status
+            assert first.startswith("● [") and "sources cited" in status
         await pilot.press("ctrl+o", "enter")
         for _ in range(600):
             await pilot.pause(0.05)

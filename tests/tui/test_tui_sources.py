@@ -95,7 +95,7 @@ async def test_ingest_runs_in_the_background_and_the_table_shows_status(make_app
         assert "missing.xml" in status  # the failing source is named
         ok, bad = _cells(table, 0), _cells(table, 1)
         assert ok[4] == "ok" and ok[3] != "never"
-        assert bad[4] == "error" and "missing.xml" in bad[5]
+        assert bad[4] == "error" and "missing.xml" in bad[6]
     # one line per event: the total first, then each source as it finishes (in any order)
     assert drawn[0] == "ingest 0/2 sources"
     assert [line.split(" · ")[0] for line in drawn[1:]] == ["ingest 1/2 sources",

@@ -10,7 +10,7 @@ callback checks, which stops the generation."""
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
 from rich.text import Text
@@ -22,7 +22,10 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, Label, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
+from digest.conversations import Exchange, get_exchange
 from digest.links import StreamFilter, strip_links
+from tui import ask_sources, data
+from tui.ask_sources import Target
 from tui.safe import clean, join, one_line
 from tui.screens.base import KbScreen
 
@@ -31,12 +34,8 @@ if TYPE_CHECKING:
 
 INTRO = ("Ask a question about the archive. Answers cite the posts they use as `[n]`; pick a "
          "source on the right to read the cited passage. Follow-up questions continue the "
-         "conversation (`Ctrl+N` starts a new one); `Esc` stops an answer being written.")
-
-
-SENTENCE_MARK = {"supported": ("✓", "green"), "weak": ("?", "yellow"),
-                 "contradicted": ("✗", "red"), "unsupported": ("–", "dim"),
-                 "dropped": ("–", "dim")}
+         "conversation (`Ctrl+N` starts a new one); `Esc` stops an answer being written; `Ctrl+R` "
+         "reopens a question asked before.")
 
 
 def no_link_parser() -> MarkdownIt:
@@ -49,15 +48,6 @@ def no_link_parser() -> MarkdownIt:
 
 class Cancelled(Exception):
     """Raised inside the model's token callback to stop generation."""
-
-
-class Target(NamedTuple):
-    """What an entry of the Sources list opens: a post at a passage of one version."""
-
-    post_id: str
-    version: int | None
-    start: int
-    end: int
 
 
 class AskScreen(KbScreen):
@@ -73,12 +63,19 @@ class AskScreen(KbScreen):
         "passage, highlighted. When the archive does not answer, kb says so and lists the "
         "nearest posts instead.\n\nAsk again to follow up: the conversation continues. `Ctrl+N` starts "
         "a new conversation; `Esc` stops generation; `Tab` moves between the question and the "
-        "sources."
+        "sources.\n\n"
+        "`Ctrl+R` lists the questions asked before (here or with `kb ask`): `Enter` on one "
+        "reopens its stored answer and cited sources, without calling a model.\n\n"
+        "In the Sources list `●` marks a post you have not opened yet and `★` a saved one; "
+        "`c` copies the citation under the cursor and `s` saves (or unsaves) its post."
     )
     BINDINGS = [
         Binding("escape", "cancel", "Stop answer"),
         Binding("ctrl+n", "new_conversation", "New conversation"),
         Binding("ctrl+o", "focus_sources", "Sources list"),
+        Binding("ctrl+r", "history", "Past questions"),
+        Binding("c", "copy", "Copy citation"),
+        Binding("s", "save", "Save/unsave"),
     ]
 
     class Token(Message):
@@ -107,6 +104,7 @@ class AskScreen(KbScreen):
         self._links = StreamFilter()
         self._streamed: list[str] = []
         self.targets: list[Target] = []  # what each Sources option opens
+        self.shown: Answer | Exchange | None = None  # whose sources are listed
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -185,7 +183,7 @@ class AskScreen(KbScreen):
             self.post_message(self.Token(serial, piece))
 
         try:
-            answer = ask(rt.store, rt.llm, rt.embedder, rt.index, question, k=8,
+            answer = ask(rt.store, rt.chat_llm()[0], rt.embedder, rt.index, question, k=8,
                          on_token=on_token, continue_=follow_up)
         except Cancelled:
             self.post_message(self.Finished(serial, cancelled=True))
@@ -250,54 +248,23 @@ class AskScreen(KbScreen):
             + (f", {dropped} unsupported sentences dropped" if dropped else "")
             + " — ask a follow-up, or Ctrl+N for a new conversation"))
 
-    def _show_sources(self, answer: Answer) -> None:
+    def _show_sources(self, answer: Answer | Exchange, keep: bool = False) -> None:
+        """The Sources list of an answer (or of a stored exchange: its citations); ``keep``
+        leaves the cursor where it is (redrawing the reading marks)."""
         options = self.query_one("#ask-sources", OptionList)
+        at = options.highlighted if keep else 0
         options.clear_options()
         self.targets = []
-        if answer.abstained:
-            for hit in answer.nearest:
-                self.targets.append(Target(hit.post_id, hit.version, hit.start, hit.end))
-                options.add_option(Option(join("· ", (hit.title, "")), id=str(len(self.targets))))
-        else:
-            self._add_citations(options, answer)
-        self._add_sentences(options, answer)
+        self.shown = answer
+        state = data.marks_for(self.runtime.store, ask_sources.post_ids(answer))
+        for target, label in ask_sources.rows(answer, state):
+            if target is None:
+                options.add_option(Option(label, disabled=True))
+            else:
+                self.targets.append(target)
+                options.add_option(Option(label, id=str(len(self.targets))))
         if self.targets:
-            options.highlighted = 0
-
-    def _add_sentences(self, options: OptionList, answer: Answer) -> None:
-        """Each checked sentence with its verdict; Enter opens the passage that decided it."""
-        rows = [s for s in answer.claims if s.factual]
-        if not rows:
-            return
-        options.add_option(Option(Text("Sentences", style="bold"), disabled=True))
-        for s in rows:
-            n = (s.shown or [n for n, e in s.evidence.items() if e.verdict == s.verdict]
-                 or list(s.evidence))[:1]
-            if not n or n[0] > len(answer.retrieved):
-                continue
-            hit = answer.retrieved[n[0] - 1]  # source n is the n-th retrieved passage
-            self.targets.append(Target(hit.post_id, hit.version, hit.start, hit.end))
-            mark, style = SENTENCE_MARK[
-                s.verdict if s.kept or s.verdict == "contradicted" else "dropped"]
-            if s.kept and s.added:
-                mark, style = "+", "green"
-            label = Text(f"{mark} ", style=f"bold {style}")
-            label.append(one_line(s.sentence)[:160])
-            label.append(f" [{n[0]}]", style="dim")
-            if s.note:
-                label.append("\n    " + one_line(s.note)[:160], style="dim")
-            options.add_option(Option(label, id=str(len(self.targets))))
-
-    def _add_citations(self, options: OptionList, answer: Answer) -> None:
-        for c in answer.citations:
-            self.targets.append(Target(c.post_id, c.version, c.start, c.end))
-            label = Text(f"[{c.n}] ", style="bold")  # Text(): never parsed as markup
-            label.append(one_line(c.title))
-            label.append("  ✓" if c.supported else "  ?",
-                         style="green" if c.supported else "yellow")
-            if c.published:
-                label.append("\n    " + str(c.published)[:10], style="dim")
-            options.add_option(Option(label, id=str(len(self.targets))))
+            options.highlighted = min(at or 0, options.option_count - 1)
 
     @on(OptionList.OptionSelected, "#ask-sources")
     def _open(self, event: OptionList.OptionSelected) -> None:
@@ -325,8 +292,73 @@ class AskScreen(KbScreen):
         await conversation.mount(Markdown(INTRO, id="ask-intro"))
         self.query_one("#ask-sources", OptionList).clear_options()
         self.targets = []
+        self.shown = None
         self.query_one("#ask-status", Static).update(Text("new conversation"))
         self.query_one("#question", Input).focus()
 
     def action_focus_sources(self) -> None:
         self.query_one("#ask-sources", OptionList).focus()
+
+    # --- past questions ---------------------------------------------------------------------
+    def action_history(self) -> None:
+        from tui.screens.ask_history import AskHistoryScreen
+
+        def chosen(exchange_id: int | None) -> None:
+            if exchange_id is not None:
+                self.run_worker(self.show_exchange(exchange_id), group="reopen")
+
+        self.app.push_screen(AskHistoryScreen(), chosen)
+
+    async def show_exchange(self, exchange_id: int) -> None:
+        """Reopen a stored exchange: its question, answer and cited sources, as they were
+        stored (no model is called).  The next question starts a new conversation."""
+        exchange = get_exchange(self.runtime.store, exchange_id)
+        if exchange is None:
+            self.notify(f"no past question #{exchange_id}", severity="warning")
+            return
+        await self.action_new_conversation()
+        conversation = self.query_one("#conversation", VerticalScroll)
+        await conversation.remove_children()
+        when = exchange.asked_at[:16].replace("T", " ")
+        await conversation.mount(Static(join("Q: ", (exchange.question, "")), classes="question"))
+        await conversation.mount(Static(
+            join(f"asked {when} · ", (exchange.model_id or "unknown model", ""),
+                 " · the stored answer"), classes="exchange-meta"))
+        final, _ = strip_links(clean(exchange.answer))
+        await conversation.mount(Markdown(final, classes="answer", parser_factory=no_link_parser,
+                                          open_links=False))
+        conversation.scroll_home(animate=False)
+        self._show_sources(exchange)
+        self.query_one("#ask-status", Static).update(Text(
+            f"past question #{exchange.id} from {when} (stored; no model was called) — "
+            "a new question starts a new conversation"))
+
+    # --- reading state, copying -------------------------------------------------------------
+    def on_screen_resume(self) -> None:
+        if self.shown is not None:  # posts opened from the list are read now
+            self._show_sources(self.shown, keep=True)
+
+    def _target_under_cursor(self) -> Target | None:
+        options = self.query_one("#ask-sources", OptionList)
+        if not options.has_focus or options.highlighted is None:
+            return None
+        option = options.get_option_at_index(options.highlighted)
+        if option.disabled or not option.id:
+            return None
+        return self.targets[int(option.id) - 1]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("save", "copy"):
+            return self._target_under_cursor() is not None
+        return True
+
+    def action_copy(self) -> None:
+        target = self._target_under_cursor()
+        if target is not None:
+            self.copy_citation(target.post_id)
+
+    def action_save(self) -> None:
+        target = self._target_under_cursor()
+        if target is not None and self.toggle_saved(target.post_id) is not None:
+            assert self.shown is not None
+            self._show_sources(self.shown, keep=True)

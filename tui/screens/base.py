@@ -41,6 +41,32 @@ class KbScreen(Screen[None]):
     def runtime(self) -> Runtime:
         return self.kb_app.runtime
 
+    def toggle_saved(self, post_id: str) -> bool | None:
+        """`s`: save the post, or unsave it; says which.  Its new state (None: no such post)."""
+        from tui import data
+
+        saved = data.toggle_saved(self.runtime.store, post_id)
+        if saved is None:
+            self.notify(f"no post {post_id!r} in the archive", markup=False, severity="warning")
+        else:
+            self.notify("saved the post (kb posts list --saved)" if saved
+                        else "removed the post from the saved posts", markup=False)
+        return saved
+
+    def copy(self, text: str, what: str) -> None:
+        """`c`: put ``text`` on the clipboard (OSC 52, so it works over ssh) and say what."""
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied {what} ({len(text)} characters)", markup=False)
+
+    def copy_citation(self, post_id: str) -> None:
+        from tui import data
+
+        cite = data.citation(self.runtime.store, post_id)
+        if cite is None:
+            self.notify(f"no post {post_id!r} in the archive", markup=False, severity="warning")
+        else:
+            self.copy(cite, "the citation")
+
 
 class KbModal(ModalScreen[ResultT]):
     """A kb dialog over another screen, returning a ``ResultT`` when dismissed."""

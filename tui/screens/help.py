@@ -15,8 +15,11 @@ from tui.screens.base import KbScreen
 
 GLOBAL_KEYS = (
     "**Everywhere:** `d` Digests · `s` Search · `a` Ask · `o` Sources · `Ctrl+P` command "
-    "palette (every action) · `?`/`F1` this help · `t` light/dark theme · `Tab`/`Shift+Tab` "
-    "move focus · `Esc` back · `q` quit (when no text box has focus)."
+    "palette (every action; *Theme* picks any theme) · `?`/`F1` this help · `t` switches "
+    "between your dark and light themes (the theme you pick is kept for next time) · "
+    "`Tab`/`Shift+Tab` move focus · `Esc` back · `q` quit (when no text box has focus).\n\n"
+    "**On a post** (open, or under the cursor in a list of posts): `s` saves or unsaves it "
+    "(★), `c` copies its passage or citation; `●` marks posts you have not opened yet."
 )
 
 

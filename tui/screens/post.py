@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Markdown, Static
 
 from kb.store import posts as posts_repo
+from kb.store import reading
 from tui import data
 from tui.safe import clean, one_line
 from tui.screens.base import KbScreen
@@ -22,13 +23,19 @@ class PostScreen(KbScreen):
         "when kb wrote one, and the archived text. Opened from a search result or a citation, "
         "the passage is highlighted and scrolled into view.\n\n"
         "`b` opens the canonical URL in your browser. `v` lists the versions kb archived; "
-        "highlight one to see what changed (a unified diff) and press `Enter` to read it."
+        "highlight one to see what changed (a unified diff) and press `Enter` to read it.\n\n"
+        "Opening a post marks it read (`u` marks it unread again). `s` saves the post (★) or "
+        "unsaves it; `c` copies the highlighted passage, or the post's citation when no "
+        "passage is highlighted."
     )
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("b", "browser", "Open in browser"),
         Binding("v", "versions", "Versions"),
         Binding("g", "passage", "Go to passage"),
+        Binding("s", "save", "Save/unsave"),
+        Binding("c", "copy", "Copy"),
+        Binding("u", "unread", "Mark unread", show=False),
         Binding("home", "top", "Top", show=False),
     ]
 
@@ -41,6 +48,8 @@ class PostScreen(KbScreen):
         self.end = end
         self.post: posts_repo.Post | None = None
         self.shown_version: int | None = None  # the version whose text is on screen
+        self.text = ""  # that version's text
+        self.versions = 0  # how many versions the post has
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -65,6 +74,7 @@ class PostScreen(KbScreen):
                 Text(f"No post {one_line(self.post_id)} in the archive."))
             return
         self.post = post
+        reading.mark_read(store, [post.id])  # opened: read
         versions = posts_repo.list_versions(store, post.id)
         text = post.text
         shown = post.version
@@ -73,16 +83,9 @@ class PostScreen(KbScreen):
             if other is not None:
                 text, shown = other, self.version
         self.query_one("#post-title", Static).update(Text(one_line(post.title), style="bold"))
-        meta = Text()
-        meta.append(one_line(", ".join(post.authors) or "unknown author"), style="italic")
-        meta.append(f" — {(post.published or 'undated')[:10]} — ")
-        meta.append(one_line(post.site))
-        if post.is_af:
-            meta.append(" — Alignment Forum")
-        meta.append(f"\nversion {shown} of {len(versions)}", style="dim")
-        if shown != post.version:
-            meta.append(f" (the current version is {post.version})", style="dim")
-        self.query_one("#post-meta", Static).update(meta)
+        self.versions = len(versions)
+        self.shown_version = shown
+        self._show_meta()
         urls = Text()
         for u in post.urls:
             urls.append("★ " if u == post.canonical_url else "  ", style="bold")
@@ -96,9 +99,25 @@ class PostScreen(KbScreen):
         if summary:
             await summary_md.update(clean(summary))
         target = await body.show(text, self.start, self.end)
-        self.shown_version = shown
+        self.text = text
         if target is not None:
             self.call_after_refresh(self.action_passage)
+
+    def _show_meta(self) -> None:
+        post, shown = self.post, self.shown_version
+        assert post is not None
+        meta = Text()
+        meta.append(one_line(", ".join(post.authors) or "unknown author"), style="italic")
+        meta.append(f" — {(post.published or 'undated')[:10]} — ")
+        meta.append(one_line(post.site))
+        if post.is_af:
+            meta.append(" — Alignment Forum")
+        if reading.is_saved(self.runtime.store, post.id):
+            meta.append("  · saved", style="bold yellow")
+        meta.append(f"\nversion {shown} of {self.versions}", style="dim")
+        if shown != post.version:
+            meta.append(f" (the current version is {post.version})", style="dim")
+        self.query_one("#post-meta", Static).update(meta)
 
     def action_passage(self) -> None:
         body = self.query_one(PostBody)
@@ -131,3 +150,27 @@ class PostScreen(KbScreen):
                 self.run_worker(self.load(), exclusive=True, group="load")
 
         self.app.push_screen(VersionsScreen(self.post.id, self.post.title), chosen)
+
+    def action_save(self) -> None:
+        if self.post is not None and self.toggle_saved(self.post.id) is not None:
+            self._show_meta()
+
+    def action_unread(self) -> None:
+        if self.post is not None:
+            reading.mark_unread(self.runtime.store, [self.post.id])
+            self.notify("marked unread (opening it again marks it read)", markup=False)
+
+    @property
+    def passage(self) -> str:
+        """The characters ``start:end`` of the text shown ("" without a passage)."""
+        if self.start is None or self.end is None or not self.text:
+            return ""
+        return clean(self.text[max(0, self.start):max(0, self.end)]).strip()
+
+    def action_copy(self) -> None:
+        if self.post is None:
+            return
+        if self.passage:
+            self.copy(self.passage, "the passage")
+        else:
+            self.copy_citation(self.post.id)

@@ -20,7 +20,10 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from kb.search_types import Filters, Mode, SearchHit
-from tui.safe import one_line
+from tui import data
+from tui.data import Marks
+from tui.marks import marks
+from tui.safe import clean, one_line
 from tui.screens.base import KbScreen
 
 DEBOUNCE = 0.3  # seconds of quiet typing before a search runs
@@ -31,9 +34,10 @@ MODES: list[tuple[str, Mode]] = [("hybrid", "hybrid"), ("keyword", "keyword"),
 MODE_OF: dict[str, Mode] = {mode: mode for _, mode in MODES}
 
 
-def hit_prompt(hit: SearchHit, width: int = 96) -> Text:
-    """Title, then date/authors/site, then the passage: all literal text."""
-    out = Text(one_line(hit.title), style="bold")
+def hit_prompt(hit: SearchHit, state: Marks | None = None, width: int = 96) -> Text:
+    """Reading marks and title, then date/authors/site, then the passage: all literal text."""
+    out = marks(hit.post_id, state) if state is not None else Text()
+    out.append(one_line(hit.title), style="bold")
     meta = [(hit.published or "undated")[:10], ", ".join(hit.authors[:3]), hit.site]
     out.append("\n" + one_line(" · ".join(m for m in meta if m)), style="dim")
     passage = one_line(HEADING.sub(" ", hit.text))
@@ -51,13 +55,17 @@ class SearchScreen(KbScreen):
         "name), **source** (a source name or a site host) and the **mode** (hybrid = keywords "
         "+ meaning, keyword, vector).\n\n"
         "`Enter` in the query box (or `Down`) moves to the results; `Enter` on a result opens "
-        "the post scrolled to the matching passage, highlighted. `/` returns to the query."
+        "the post scrolled to the matching passage, highlighted. `/` returns to the query.\n\n"
+        "In the results, `●` marks a post you have not opened yet and `★` a saved one; `s` "
+        "saves (or unsaves) the post under the cursor and `c` copies its passage."
     )
     BINDINGS = [
         Binding("slash", "focus_query", "Query", key_display="/"),
         Binding("escape", "focus_query", "Query", show=False),
         Binding("f", "focus_filters", "Filters"),
         Binding("down", "focus_results", "Results", show=False),
+        Binding("s", "save", "Save/unsave"),
+        Binding("c", "copy", "Copy passage"),
     ]
 
     class Results(Message):
@@ -182,7 +190,9 @@ class SearchScreen(KbScreen):
         self.shown_serial = serial
         results = self.query_one("#results", OptionList)
         results.clear_options()
-        results.add_options([Option(hit_prompt(h), id=str(i)) for i, h in enumerate(hits)])
+        state = data.marks_for(self.runtime.store, [h.post_id for h in hits])
+        results.add_options([Option(hit_prompt(h, state), id=str(i))
+                             for i, h in enumerate(hits)])
         status = Text(note or (f"{len(hits)} results" if hits or serial == 0 else ""),
                       style="yellow" if note else "")
         query = self.query_one("#search-box", Input).value.strip()
@@ -210,3 +220,38 @@ class SearchScreen(KbScreen):
 
     def action_focus_filters(self) -> None:
         self.query_one("#since", Input).focus()
+
+    # --- reading state, copying -------------------------------------------------------------
+    def on_screen_resume(self) -> None:
+        self._remark()  # posts opened from here are read now
+
+    def _remark(self) -> None:
+        """Redraw the results' reading marks (the cursor stays where it is)."""
+        if not self.hits:
+            return
+        results = self.query_one("#results", OptionList)
+        state = data.marks_for(self.runtime.store, [h.post_id for h in self.hits])
+        for i, hit in enumerate(self.hits):
+            results.replace_option_prompt_at_index(i, hit_prompt(hit, state))
+
+    def _hit_under_cursor(self) -> SearchHit | None:
+        results = self.query_one("#results", OptionList)
+        if not results.has_focus or results.highlighted is None:
+            return None
+        index = int(results.get_option_at_index(results.highlighted).id or 0)
+        return self.hits[index] if index < len(self.hits) else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("save", "copy"):
+            return self._hit_under_cursor() is not None
+        return True
+
+    def action_save(self) -> None:
+        hit = self._hit_under_cursor()
+        if hit is not None and self.toggle_saved(hit.post_id) is not None:
+            self._remark()
+
+    def action_copy(self) -> None:
+        hit = self._hit_under_cursor()
+        if hit is not None:
+            self.copy(clean(hit.text).strip(), f"the passage of {one_line(hit.title)[:60]!r}")

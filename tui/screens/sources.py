@@ -6,7 +6,7 @@ them as a progress bar and a status line."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from kb.store import backfill as backfill_repo
 from kb.store import sources as sources_repo
 from tui.safe import clean, one_line
 from tui.screens.base import KbScreen
@@ -25,7 +26,20 @@ if TYPE_CHECKING:
     from digest.jobs import IngestOutcome
     from kb.progress import Progress
 
-COLUMNS = ("name", "kind", "url", "last fetch", "status", "error")
+COLUMNS = ("name", "kind", "url", "last fetch", "status", "backfill", "error")
+
+
+def backfill_state(summary: dict[str, Any] | None) -> str:
+    """A source's `kb backfill` checkpoint in a few words (see kb.store.backfill.summary)."""
+    if summary is None:
+        return "never"
+    done, open_ = int(summary["windows_done"]), int(summary["windows_open"])
+    span = ""
+    if summary["done_from"] and summary["done_until"]:
+        span = f"{str(summary['done_from'])[:10]}..{str(summary['done_until'])[:10]}"
+    if not open_:
+        return f"done {span}".strip()
+    return f"{done}/{done + open_} windows" + (f" ({span})" if span else "")
 
 
 def progress_line(event: Progress) -> str:
@@ -47,17 +61,20 @@ def ingest_summary(outcome: IngestOutcome) -> str:
 class SourcesScreen(KbScreen):
     TITLE_TEXT = "Sources"
     HELP = (
-        "The feeds and pages kb follows, with when each was last fetched, its status and the "
-        "last error.\n\n"
+        "The feeds and pages kb follows: each one's kind, when it was last fetched, its status, "
+        "how far `kb backfill` walked its history, and the last error.\n\n"
         "`i` runs ingest for every source in the background (`Enter` on a row: only that "
         "source); `y` runs the whole daily job (ingest, index, summaries, digest). A progress "
         "bar shows how far it got; you can keep reading meanwhile. `n` adds a source (a feed "
-        "URL, a page to watch, or a local path). `r` reloads the table."
+        "URL, a page to watch, or a local path). `x` removes the source under the cursor, after "
+        "you confirm (its posts stay in the archive). `r` reloads the table."
     )
     BINDINGS = [
         Binding("i", "ingest", "Run ingest"),
         Binding("y", "daily", "Run daily"),
         Binding("n", "add_source", "Add source"),
+        Binding("x", "remove_source", "Remove source"),
+        Binding("delete", "remove_source", "Remove source", show=False),
         Binding("r", "refresh", "Reload"),
     ]
 
@@ -95,12 +112,14 @@ class SourcesScreen(KbScreen):
     def action_refresh(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        for s in sources_repo.list_sources(self.runtime.store):
+        store = self.runtime.store
+        for s in sources_repo.list_sources(store):
             status_style = {"error": "bold red", "ok": "green"}.get(s.last_status or "", "")
             table.add_row(
                 Text(one_line(s.name)), Text(s.kind), Text(one_line(s.url)),
                 Text((s.last_fetched_at or "never").replace("T", " ").rstrip("Z")),
                 Text(one_line(s.last_status or ""), style=status_style),
+                Text(backfill_state(backfill_repo.summary(store, s.id)), style="dim"),
                 Text(one_line(s.last_error or "")[:200], style="red"),
                 key=str(s.id),
             )
@@ -195,3 +214,40 @@ class SourcesScreen(KbScreen):
                 self.notify(f"added source {name}", markup=False)
 
         self.app.push_screen(AddSourceScreen(), added)
+
+    # --- remove a source --------------------------------------------------------------------
+    def action_remove_source(self) -> None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        if self.busy:
+            self.notify("a job is running; remove the source when it has finished",
+                        severity="warning")
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        src = sources_repo.get_source(self.runtime.store, int(str(key)))
+        if src is None:
+            self.action_refresh()
+            return
+        from tui.screens.confirm import ConfirmScreen
+
+        question = Text("Stop following ")
+        question.append(one_line(src.name), style="bold")
+        question.append(f" ({src.kind}, {one_line(src.url)})?\n\n")
+        question.append("Its posts stay in the archive, in search and in past digests.",
+                        style="dim")
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                removed = sources_repo.remove_source(self.runtime.store, src.name)
+            except sources_repo.SourceError as exc:
+                self.notify(one_line(exc), markup=False, severity="error")
+                return
+            self.action_refresh()
+            self.notify(f"removed source {one_line(removed.name)} (its posts stay)",
+                        markup=False)
+
+        self.app.push_screen(ConfirmScreen(question, yes="Remove", title="Remove a source"),
+                             answered)

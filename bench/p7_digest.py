@@ -1,4 +1,5 @@
-"""P7 model calls when re-running an unchanged day's digest (target 0).
+"""P7 model calls when re-running an unchanged day's digest (target 0), and the time of an
+extractive digest of a 15-post day beyond embedding (bench.p7_extractive; target <= 10 s).
 
 On the archive P2 built (or a fresh one, built the same way, when P2 did not run): today's
 digest was written by `kb daily`; `kb digest --date <that day> --json` is run again as a real
@@ -18,6 +19,12 @@ NAME = "P7"
 
 
 def run(ctx: Context) -> list[Row]:
+    from bench import p7_extractive
+
+    return _rerun(ctx) + p7_extractive.run(ctx)
+
+
+def _rerun(ctx: Context) -> list[Row]:
     from bench.p2_daily import DailyHome, _counts
 
     dh: Any = ctx.shared.get("daily_home")

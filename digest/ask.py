@@ -11,6 +11,11 @@ Two steps so callers can time and drive them separately (the TUI, ``bench/p5_ask
   when the model refused or most of its statements are not supported.
 
 :func:`ask` runs both and stores the exchange for ``--continue``.
+
+Without a chat model (``llm`` None) the answer is extractive (:mod:`digest.ask_extractive`):
+the retrieved passages' sentences that best answer the question, each with its [n], grouped
+by post; ``Answer.extractive`` says so (``"extractive": true`` in the JSON, and the model id
+is ``extractive:<embedder>``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, Protocol
 
 from digest import ask_prompts as P
 from digest.answer_check import SentenceCheck, check_answer
+from digest.ask_extractive import answer_text, pick_sentences
 from digest.citations import find_markers, strip_invalid_markers
 from digest.claimcheck import ClaimChecker
 from digest.conversations import last_exchange, save_exchange
@@ -91,6 +97,7 @@ class Answer:
     model_id: str = ""
     exchange_id: int | None = None
     removed_links: list[str] = field(default_factory=list)  # links the model wrote
+    extractive: bool = False  # quoted sentences of the sources: no chat model wrote it
 
     @property
     def nearest(self) -> list[SearchHit]:
@@ -103,7 +110,8 @@ class Answer:
                 "question": self.question, "standalone_question": self.standalone_question,
                 "abstain_reason": self.abstain_reason, "removed_markers": self.removed_markers,
                 "claims": [c.to_json() for c in self.claims], "dropped_sources": self.dropped,
-                "removed_links": self.removed_links, "model": self.model_id}
+                "removed_links": self.removed_links, "model": self.model_id,
+                "extractive": self.extractive}
 
 
 @dataclass
@@ -175,18 +183,22 @@ def fit_context(llm: LLM, question: str, hits: list[SearchHit], reserve: int
     return kept, dropped, P.answer_messages(question, _docs(question, kept))
 
 
-def prepare(store: Store, llm: LLM, embedder: Embedder, index: VectorIndex, question: str, *,
-            filters: Filters | None = None, k: int = 8, continue_: bool = False,
-            max_tokens: int = ANSWER_MAX_TOKENS, search: Searcher | None = None) -> Prepared:
+def prepare(store: Store, llm: LLM | None, embedder: Embedder, index: VectorIndex,
+            question: str, *, filters: Filters | None = None, k: int = 8,
+            continue_: bool = False, max_tokens: int = ANSWER_MAX_TOKENS,
+            search: Searcher | None = None) -> Prepared:
     """Everything before the model request (see the module docstring).  ``search`` defaults
-    to hybrid retrieval (:func:`kb.retrieval.search`)."""
+    to hybrid retrieval (:func:`kb.retrieval.search`).  Without ``llm`` a follow-up is
+    searched together with the previous question, and every retrieved source is kept."""
     search = search or hybrid_search
     question = question.strip()
     if not question:
         raise AskError("the question is empty")
     standalone, parent = question, None
-    if continue_:
+    if continue_ and llm is not None:
         standalone, parent = rewrite_followup(store, llm, question)
+    elif continue_ and (prev := last_exchange(store)) is not None:
+        standalone, parent = f"{prev.standalone} {question}", prev.id
     hits = search(store, embedder, index, standalone, k=k, mode="hybrid", filters=filters)
     prep = Prepared(question, standalone, hits, [], [], embedder, parent_id=parent,
                     max_tokens=min(ANSWER_MAX_TOKENS, max_tokens))
@@ -199,6 +211,9 @@ def prepare(store: Store, llm: LLM, embedder: Embedder, index: VectorIndex, ques
     if prep.relevance < RELEVANCE_SIM:
         prep.abstain_reason = ("no post in the archive is close enough to the question "
                                f"(best similarity {prep.relevance:.2f} < {RELEVANCE_SIM:.2f})")
+        return prep
+    if llm is None:
+        prep.sources = hits
         return prep
     prep.sources, prep.dropped, prep.messages = fit_context(llm, standalone, hits,
                                                             prep.max_tokens)
@@ -232,9 +247,11 @@ def clean_reply(raw: str, sources: int) -> tuple[str, list[int], list[str]]:
 def generate(prep: Prepared, llm: LLM | None, on_token: Callable[[str], None] | None = None,
              checker: ClaimChecker | None = None) -> Answer:
     """Stream the model's reply and check every sentence of it (see the module docstring and
-    :mod:`digest.answer_check`)."""
-    if prep.abstain_reason or llm is None:
-        return _abstain(prep, prep.abstain_reason or "no model to answer with")
+    :mod:`digest.answer_check`).  Without ``llm``: the extractive answer."""
+    if llm is None:
+        return extractive_answer(prep)
+    if prep.abstain_reason:
+        return _abstain(prep, prep.abstain_reason)
     pieces: list[str] = []
     for piece in llm.stream(prep.messages, max_tokens=prep.max_tokens):
         pieces.append(piece)
@@ -272,11 +289,34 @@ def generate(prep: Prepared, llm: LLM | None, on_token: Callable[[str], None] | 
                   removed_links=links)
 
 
-def ask(store: Store, llm: LLM, embedder: Embedder, index: VectorIndex, question: str, *,
+def extractive_answer(prep: Prepared) -> Answer:
+    """The sentences of the retrieved passages that best answer the question, each with its
+    [n], grouped by post (see :mod:`digest.ask_extractive`), or an abstention."""
+    model_id = f"extractive:{prep.embedder.model_id}"
+    picked = [] if prep.abstain_reason else \
+        pick_sentences(prep.embedder, prep.standalone, prep.sources)
+    if not picked:
+        out = _abstain(prep, prep.abstain_reason or "no sentence of the retrieved posts is "
+                       "close enough to the question", model_id=model_id)
+        out.extractive = True
+        return out
+    citations = []
+    for n in sorted({p.source for p in picked}):
+        h = prep.sources[n - 1]
+        citations.append(Citation(n, h.post_id, h.title, h.url, True, h.start, h.end,
+                                  h.authors, h.published, h.version, h.text, "supported"))
+    text = answer_text(picked)
+    return Answer(prep.question, text, False, citations, prep.retrieved, [], "",
+                  prep.standalone, [], text, prep.dropped, model_id, extractive=True)
+
+
+def ask(store: Store, llm: LLM | None, embedder: Embedder, index: VectorIndex, question: str,
+        *,
         filters: Filters | None = None, k: int = 8, on_token: Callable[[str], None] | None = None,
         continue_: bool = False, max_tokens: int = ANSWER_MAX_TOKENS,
         search: Searcher | None = None) -> Answer:
-    """Answer ``question`` from the archive with checked citations, or abstain."""
+    """Answer ``question`` from the archive with checked citations, or abstain.  ``llm``
+    None: an extractive answer (quoted sentences of the sources)."""
     prep = prepare(store, llm, embedder, index, question, filters=filters, k=k,
                    continue_=continue_, max_tokens=max_tokens, search=search)
     answer = generate(prep, llm, on_token)

@@ -18,23 +18,30 @@ from typing import Any
 from digest import prompts
 from digest.claimcheck import ClaimChecker
 from digest.days import local_time, posts_of_day
+from digest.interests import interests_key, muted_ids, unmuted
 from digest.relevance import demote_far_posts, rescue_alignment_posts
 from digest.render import render
 from digest.repo import cache_key, get_digest, list_digests, save_digest
-from digest.summarize import cached_summary, current_version, summarize_posts
+from digest.summarize import (
+    SummarizeReport,
+    cached_summary,
+    current_version,
+    extractive_model_id,
+    summarize_posts,
+)
 from digest.text import first_sentences, plain, sentences
 from digest.themes import THREAD_LOOKBACK, Member, build_themes
 from digest.verify import DigestVerificationError, verify
 from kb.embed.base import Embedder
 from kb.models.base import LLM
-from kb.models.counting import counting
+from kb.models.counting import CountingLLM, counting
 from kb.settings import Settings
 from kb.store.db import Store
 from kb.store.posts import Post, get_post
 
 log = logging.getLogger("digest.build")
 
-RENDER_VERSION = "r2"  # r2: pending posts quote their opening
+RENDER_VERSION = "r3"  # r3: extractive themes and connections; footer says who wrote what
 
 
 @dataclass
@@ -98,10 +105,11 @@ def collect(settings: Settings, store: Store, day: date, model_id: str) -> dict[
     """The day's posts with their summaries by ``model_id``, numbered, without themes."""
     tz = settings.digest.timezone
     dp = posts_of_day(store, day, tz)
+    muted = muted_ids(store, settings, [*dp.published, *dp.updated])  # the reader's killfile
     listed, also, updated, off = [], [], [], []
     for pid in dp.published:
         post = get_post(store, pid, with_text=False)
-        if post is None:
+        if post is None or pid in muted:
             continue
         s = cached_summary(store, pid, model_id)
         entry: dict[str, Any] = {
@@ -112,6 +120,7 @@ def collect(settings: Settings, store: Store, day: date, model_id: str) -> dict[
             "relevance": s.relevance if s and s.ok else None,
             "summary": s.summary if s and s.ok else "",
             "implications": s.implications if s and s.ok else "",
+            "extractive": bool(s and s.ok and is_extractive(s.model_id, s.method)),
         }
         if entry["status"] == "pending":  # the reader still learns what the post is about
             entry["opening"] = _opening(store, pid)
@@ -125,28 +134,46 @@ def collect(settings: Settings, store: Store, day: date, model_id: str) -> dict[
         entry["n"] = n
     for pid in dp.updated:
         post = get_post(store, pid, with_text=False)
-        if post is not None:
+        if post is not None and pid not in muted:
             updated.append({"id": post.id, "title": post.title, "url": post.canonical_url,
                             "source": source_label(store, post), "version": post.version,
                             "changed_at": post.changed_at})
     return {"date": day.isoformat(), "timezone": tz, "posts": listed, "also_published": also,
-            "updated": updated, "_off_topic": off}  # "_off_topic": for the relevance check
+            "updated": updated, "muted": len(muted), "interests": interests_key(settings),
+            "_off_topic": off}  # "_off_topic": for the relevance check
 
 
-def build_digest(settings: Settings, store: Store, llm: LLM, embedder: Embedder, day: date, *,
-                 write: bool = True) -> DigestResult:
+def is_extractive(model_id: str, method: str = "") -> bool:
+    """A summary made from the post's own sentences (no chat model, or the model failed)."""
+    return model_id.startswith("extractive") or method.startswith("extractive")
+
+
+def _summarize(store: Store, c: CountingLLM | None, embedder: Embedder, ids: list[str],
+               parallel: int) -> tuple[SummarizeReport, str]:
+    """(report, the model id summaries are looked up by) — extractive only without a model."""
+    report = summarize_posts(store, c, ids, parallel=parallel, checker=ClaimChecker(embedder),
+                             embedder=embedder)
+    return report, c.model_id if c is not None else extractive_model_id(embedder)
+
+
+def build_digest(settings: Settings, store: Store, llm: LLM | None, embedder: Embedder,
+                 day: date, *, write: bool = True) -> DigestResult:
     """Build, verify, store and write the digest of ``day``.  ``settings`` gives the time
-    zone, the number of themes and where digest files go."""
+    zone, the number of themes and where digest files go.  Without ``llm`` the digest is
+    entirely extractive: summaries, themes, implications and connections come from the posts'
+    own words."""
     d = day.isoformat()
-    c = counting(llm)
+    c = counting(llm) if llm is not None else None
     dp = posts_of_day(store, day, settings.digest.timezone)
     if not dp.published and not dp.updated:
         return DigestResult(d, "empty", message=f"no posts on {d}")
-    model_id = c.model_id
-    report = summarize_posts(store, c, dp.published, parallel=settings.digest.parallel,
-                             checker=ClaimChecker(embedder))
+    report, model_id = _summarize(store, c, embedder, unmuted(store, settings, dp.published),
+                                  settings.digest.parallel)
     data = collect(settings, store, day, model_id)
-    pending = sum(1 for p in data["posts"] if p["status"] != "ok")
+    # pending: posts still waiting for the model's summary (shown meanwhile with their
+    # extractive summary, marked as such); none without a model
+    pending = sum(1 for p in data["posts"] + data["_off_topic"]
+                  if p["status"] != "ok" or (c is not None and p.get("extractive")))
     embed_model = embedder.model_id
     inputs = cache_key("digest", RENDER_VERSION, prompts.PROMPT_VERSION, model_id,
                        settings.embed.backend, settings.digest.max_themes, data)
@@ -161,17 +188,20 @@ def build_digest(settings: Settings, store: Store, llm: LLM, embedder: Embedder,
         if write and result.path is not None and (
                 not result.path.exists() or result.path.read_text(encoding="utf-8") != old.markdown):
             write_atomic(result.path, old.markdown)
-        result.calls = c.calls
+        result.calls = c.calls if c else 0
         result.message = f"{d}: unchanged ({result.path or 'stored'})"
         return result
 
     failures = 0
     if off_topic or any(p["status"] == "ok" for p in data["posts"]):
-        rescue_alignment_posts(store, embedder, data, off_topic)
-        demote_far_posts(store, embedder, data)
+        rescue_alignment_posts(store, embedder, data, off_topic, settings.digest.topics)
+        demote_far_posts(store, embedder, data, settings.digest.topics)
     on_topic = [p for p in data["posts"] if p["status"] == "ok"]
-    members = [Member(p["n"], p["id"], p["title"], p["summary"], p["implications"])
+    members = [Member(p["n"], p["id"], p["title"], p["summary"], p["implications"],
+                      text=_text(store, p["id"]), authors=list(p["authors"] or []))
                for p in on_topic]
+    themes_by = connections_by = "extractive"
+    fallbacks = 0
     if members:
         earlier = [x.data for x in list_digests(store, before=d, limit=THREAD_LOOKBACK)]
         tr = build_themes(store, c, embedder, members, max_themes=settings.digest.max_themes,
@@ -181,15 +211,18 @@ def build_digest(settings: Settings, store: Store, llm: LLM, embedder: Embedder,
         data["removed_markers"] = tr.removed_markers
         data["claim_check"] = tr.claim_check()
         failures = tr.model_failures
+        themes_by, connections_by, fallbacks = tr.themes_by, tr.connections_by, tr.fallbacks
     else:
         data["themes"], data["connections"], data["removed_markers"] = [], "", []
         data["claim_check"] = {"removed_citations": [], "dropped": [], "added_citations": []}
+    data["written_by"] = written_by(data["posts"], model_id if c else None, themes_by,
+                                    connections_by, fallbacks)
     data |= {"model": model_id, "embed_model": embed_model,
              "prompt_version": prompts.PROMPT_VERSION, "render_version": RENDER_VERSION,
              "pending": pending, "summary_failures": [
                  {"post_id": p, "error": e} for p, e in report.failures]}
     md = render(data)
-    result.calls = c.calls
+    result.calls = c.calls if c else 0
     result.themes = len(data["themes"])
     try:
         verify(md, store, d)
@@ -213,6 +246,22 @@ def build_digest(settings: Settings, store: Store, llm: LLM, embedder: Embedder,
                       f"theme{'s' if result.themes != 1 else ''}{extra} "
                       f"-> {result.path or 'stored'}")
     return result
+
+
+def written_by(posts: list[dict[str, Any]], model_id: str | None, themes_by: str,
+               connections_by: str, fallbacks: int) -> dict[str, Any]:
+    """Who wrote each part of the digest: "extractive" (the posts' own words) or a model id,
+    with how many summaries and theme sentences fell back to the extractive ones."""
+    ok = [p for p in posts if p["status"] == "ok"]
+    extractive = sum(1 for p in ok if p.get("extractive"))
+    return {"model": model_id, "summaries": len(ok), "extractive_summaries": extractive,
+            "themes": themes_by, "extractive_theme_sentences": fallbacks,
+            "connections": connections_by}
+
+
+def _text(store: Store, post_id: str) -> str:
+    cur = current_version(store, post_id)
+    return str(cur["text"]) if cur else ""
 
 
 def _opening(store: Store, post_id: str, max_chars: int = 320) -> str:

@@ -33,11 +33,14 @@ from digest.daily import (
     run_log,
 )
 from digest.days import posts_of_day, today
+from digest.interests import unmuted
 from digest.summarize import summarize_posts
 from ingest.pipeline import IngestReport, run_import, run_ingest
 from kb.embed.base import EmbedderError
 from kb.index.indexer import IndexReport, run_index
 from kb.index.vector import VectorIndexError
+from kb.models.base import ModelUnavailable
+from kb.models.counting import CountingLLM
 from kb.progress import Counter, OnProgress
 from kb.runtime import Runtime
 from kb.store.db import kv_set
@@ -233,6 +236,7 @@ def _run(rt: Runtime, report: DailyReport, *, demo: bool, now: date | None, echo
         report.step_errors.append(f"ingest: {exc}")
         echo(f"warning: ingest failed: {exc}")
 
+    llm = _chat_llm(rt, report, echo)
     day0 = now or today(tz)
     days = days_to_build(store, tz, day0)
     if demo:
@@ -240,10 +244,11 @@ def _run(rt: Runtime, report: DailyReport, *, demo: bool, now: date | None, echo
     # 3. summarize: what ingest touched and every post of the days we build
     pids = list(dict.fromkeys(touched + [p for d in days
                                          for p in posts_of_day(store, d, tz).published]))
+    pids = unmuted(store, settings, pids)  # the killfile's posts stay out of the digest
     if pids:
         try:
             step = Counter(on_progress, "summarizing", len(pids), "posts")
-            sr = summarize_posts(store, rt.llm, pids, parallel=settings.digest.parallel,
+            sr = summarize_posts(store, llm, pids, parallel=settings.digest.parallel,
                                  on_done=lambda _pid, _row: step.advance(),
                                  checker=ClaimChecker(rt.embedder))
             report.summarized, report.cached, report.pending = sr.made, sr.cached, sr.pending
@@ -256,18 +261,14 @@ def _run(rt: Runtime, report: DailyReport, *, demo: bool, now: date | None, echo
     # 4. digests
     for d in days:
         try:
-            res = build_digest(settings, store, rt.llm, rt.embedder, d)
+            res = build_digest(settings, store, llm, rt.embedder, d)
         except Exception as exc:
             log.exception("digest of %s failed", d)
             res = DigestResult(d.isoformat(), "failed", message=f"{d}: {exc}")
         report.digests.append(res)
         (log.info if res.ok else log.error)("%s", res.message)
         echo(("" if res.ok else "error: ") + res.message)
-    report.calls = rt.llm.calls
-    if rt.llm_loaded:
-        report.notice = _notice(rt)
-        if report.notice:
-            echo("notice: " + report.notice)
+    report.calls = llm.calls if llm is not None else 0
     if all(r.ok for r in report.digests):
         kv_set(store, LAST_SUCCESS_KEY, day0.isoformat())
     if demo:
@@ -276,11 +277,23 @@ def _run(rt: Runtime, report: DailyReport, *, demo: bool, now: date | None, echo
     echo(report.line())
 
 
-def _notice(rt: Runtime) -> str | None:
+def _chat_llm(rt: Runtime, report: DailyReport, echo: Echo) -> CountingLLM | None:
+    """The runtime's chat model, or None (extractive only), saying once why there is none.
+    A chosen backend that cannot be used does not stop the run: its digests are extractive."""
     try:
-        return rt.llm_notice
-    except Exception:  # the notice is a courtesy; never fail the run over it
-        return None
+        llm, notice = rt.chat_llm()
+    except ModelUnavailable as exc:  # the backend chosen explicitly: a partial run (exit 3)
+        llm, notice = None, f"{exc} — summaries and digests are extractive this time."
+        report.step_errors.append(f"chat model: {exc}")
+    except Exception as exc:  # the chat model is an improvement; never fail the run over it
+        log.exception("chat model failed to load")
+        llm, notice = None, f"the chat model failed to load ({exc}); summaries and digests " \
+                            f"are extractive this time."
+    if notice:
+        report.notice = notice
+        log.warning("%s", notice)
+        echo("notice: " + notice)
+    return llm
 
 
 def _demo_help(rt: Runtime, report: DailyReport, echo: Echo) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from kb.models.base import Message
 
-PROMPT_VERSION = "s3"  # s3: summaries must name only what the post names
+PROMPT_VERSION = "s4"  # s4: output check (no echo, headers, cut-off text); extractive fallback
 
 BEGIN, END = "<<<DATA", "DATA>>>"
 

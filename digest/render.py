@@ -54,9 +54,15 @@ def _model_line(model_id: str) -> str:
     return f"{name} (digest {digest})" if digest else name
 
 
+def _muted_line(data: dict[str, Any]) -> list[str]:
+    """How many posts the reader's killfile ([digest] mute_*) left out, when any."""
+    n = int(data.get("muted") or 0)
+    return [f"{n} post{'s' if n != 1 else ''} muted by your settings.", ""] if n else []
+
+
 def render(data: dict[str, Any]) -> str:
     posts = {p["n"]: p for p in data["posts"]}
-    out = [HEADER.format(day=data["date"]), "", THEMES, ""]
+    out = [HEADER.format(day=data["date"]), "", *_muted_line(data), THEMES, ""]
     themes = data.get("themes") or []
     waiting = sum(1 for p in data["posts"] if p["status"] != "ok")
     if not themes and waiting:
@@ -71,7 +77,9 @@ def render(data: dict[str, Any]) -> str:
             out.append(f"- {link(p['title'], p['url'])}{_byline(p['authors'])} [{n}]")
         out += ["", "**Summary:**", ""]
         out += [f"- {b}" for b in t["summary"]]
-        out += ["", "**Broader Implications:**", "", t["implications"] or "—", ""]
+        out.append("")
+        if t.get("implications"):  # a theme none of whose posts states one says nothing
+            out += ["**Broader Implications:**", "", t["implications"], ""]
         if t.get("continues"):
             c = t["continues"]
             out += [f"*Continuing thread:* this theme continues “{esc(c['name'])}” from the "
@@ -87,7 +95,10 @@ def render(data: dict[str, Any]) -> str:
                 f"Source: {esc(p['source'])}{_byline(p['authors'], ' · ')}" + (f" · {when}" if when else ""),
                 "", f"Link: {p['url']}", ""]
         if p["status"] == "ok":
-            out += [f"Summary: {p['summary']}", ""]
+            fell_back = p.get("extractive") and (data.get("written_by") or {}).get("model")
+            out += [f"Summary: {p['summary']}" + (
+                " *(the post's own sentences: the model's summary failed; `kb daily` retries "
+                "it)*" if fell_back else ""), ""]
             if p.get("implications"):
                 out += [f"Implications: {p['implications']}", ""]
         else:
@@ -108,9 +119,41 @@ def render(data: dict[str, Any]) -> str:
                 line += f": {a['summary']}"
             out.append(line)
         out.append("")
+    wb = data.get("written_by")
+    by = (f"with the model {esc(_model_line(data['model']))}"
+          if not wb or wb.get("model") else "without a chat model")
     out += ["---", "",
-            f"*Written by kb with the model {esc(_model_line(data['model']))}; embeddings "
+            f"*Written by kb {by}; embeddings "
             f"{esc(data.get('embed_model') or '-')}; prompts {esc(data['prompt_version'])}; "
             f"times in {esc(data['timezone'])}. Titles and links come from the archive; "
             "[n] refers to the numbered post summaries.*", ""]
+    if wb:
+        out += [f"*{parts_line(wb)}*", ""]
     return "\n".join(out)
+
+
+def _who(model_id: str) -> str:
+    return esc(_model_line(model_id).split(" (digest")[0])
+
+
+def parts_line(wb: dict[str, Any]) -> str:
+    """Which parts are extractive and which a model wrote (``written_by`` of the digest)."""
+    own = "extractive (the posts' own sentences)"
+    total, ext = wb.get("summaries", 0), wb.get("extractive_summaries", 0)
+    if not wb.get("model") or (total and ext == total):
+        summaries = own
+    elif ext:
+        summaries = f"{_who(wb['model'])}, {ext} of {total} extractive"
+    else:
+        summaries = _who(wb["model"])
+    themes = wb.get("themes") or "extractive"
+    if themes == "extractive":
+        theme_part = "extractive (key phrases; the posts' key sentences)"
+    else:
+        n = wb.get("extractive_theme_sentences", 0)
+        theme_part = f"{_who(themes)}, claim-checked" + (
+            f"; {n} sentence{'s' if n != 1 else ''} extractive" if n else "")
+    conn = wb.get("connections") or "extractive"
+    conn_part = ("from the data (shared phrases, authors, links, threads)"
+                 if conn == "extractive" else f"{_who(conn)}, claim-checked")
+    return f"Summaries: {summaries} · Themes and implications: {theme_part} · Connections: {conn_part}"

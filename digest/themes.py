@@ -1,9 +1,13 @@
-"""Themes of a day: embeddings, clusters, and model-written names, bullets and implications.
+"""Themes of a day: embeddings, clusters, and each theme's name, bullets and implications.
 
-The model only writes prose.  Which posts belong to a theme (its Key Posts) is decided by
-the clustering; citation markers in the prose that do not point at the theme's own posts
-(or, for connections, at the day's posts) are removed and logged.  Then every sentence (theme
-bullets, implications, connections) goes through the claim checker
+Every theme is first made from the posts' own words (:mod:`digest.theme_extract`: a name from
+the phrases that set it apart, one cited key sentence per post, the posts' own consequence
+sentences as implications) and the connections section from the data
+(:mod:`digest.connections`).  Without a chat model that is the theme.  With one, the model
+rewrites it into prose, and the model only writes prose: which posts belong to a theme (its
+Key Posts) is decided by the clustering; citation markers in the prose that do not point at
+the theme's own posts (or, for connections, at the day's posts) are removed and logged.  Then
+every model sentence (theme bullets, implications, connections) goes through the claim checker
 (:class:`digest.claimcheck.ClaimChecker`) against the text of the posts it cites — each post's
 title, summary and implication, which is what the model was shown and what was itself checked
 against the post:
@@ -12,8 +16,9 @@ against the post:
   left without a supporting (``supported`` or ``weak``) citation is dropped;
 - a sentence that cites nothing gets the markers of the posts that support it (verdict
   ``supported``), else it is dropped — markers are never added unchecked;
-- a theme left without bullets is written from its posts' own summaries (cited by
-  construction); an implication that does not survive is left out, never replaced by filler.
+- a dropped bullet gives way to the extractive bullets of the posts it cited (a theme left
+  without bullets gets all of them), implications that do not survive to the extractive ones,
+  connections to the ones said from the data — never worse than extractive, never filler.
 
 What was removed, dropped or cited is recorded in :class:`ThemeResult`.  Model texts are
 cached by (inputs, model id, prompt version) and the checker's embeddings by text, so an
@@ -31,8 +36,8 @@ from digest import prompts
 from digest.citations import find_markers, strip_invalid_markers, strip_markers
 from digest.claimcheck import ClaimChecker, Evidence, best
 from digest.cluster import centroid, cluster, cosine
+from digest.connections import PostFacts, ThemeFacts, connections
 from digest.grounding import grounding_problem
-from digest.render import esc
 from digest.repo import cache_get, cache_key, cache_put
 from digest.text import (
     DATA_ECHO,
@@ -44,6 +49,15 @@ from digest.text import (
     plain,
     sentences,
     tidy_sentence,
+)
+from digest.theme_extract import (
+    Phrase,
+    ThemeText,
+    implications,
+    key_bullets,
+    key_phrases,
+    theme_name,
+    title_clash,
 )
 from kb.embed.base import Embedder
 from kb.models.base import LLM, LLMError, Message
@@ -81,6 +95,8 @@ class Member:
     title: str
     summary: str
     implications: str
+    text: str = ""  # the post's current text (for key phrases, implications and links)
+    authors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +108,7 @@ class Theme:
     centroid: list[float]
     method: str = "model"
     continues: dict[str, Any] | None = None
+    phrases: list[str] = field(default_factory=list)  # its key phrases, most distinctive first
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +125,11 @@ class ThemeResult:
     removed_citations: list[dict[str, Any]] = field(default_factory=list)
     dropped: list[dict[str, Any]] = field(default_factory=list)
     added_citations: list[dict[str, Any]] = field(default_factory=list)
+    # model sentences replaced by the extractive sentence they came from (or that they left
+    # uncovered); who wrote the themes and the connections ("extractive" or a model id)
+    fallbacks: int = 0
+    themes_by: str = "extractive"
+    connections_by: str = "extractive"
 
     def claim_check(self) -> dict[str, list[dict[str, Any]]]:
         return {"removed_citations": self.removed_citations, "dropped": self.dropped,
@@ -314,16 +336,39 @@ def _check_theme(obj: dict[str, Any] | None, source: str = "") -> tuple[dict[str
     return {"name": name, "summary": bullets, "implications": impl}, ""
 
 
-def _fallback_theme(members: list[Member]) -> dict[str, Any]:
-    first = one_line(members[0].title, max_words=8)
-    name = first if len(members) == 1 else f"{first} and related posts"
-    bullets = [f"{first_sentences(m.summary, 1)} [{m.n}]" for m in members[:4]]
-    impls = [f"{m.implications} [{m.n}]" for m in members if m.implications][:2]
-    return {"name": name, "summary": bullets, "implications": " ".join(impls)}
+@dataclass
+class Extractive:
+    """A theme from the posts' own words (see digest.theme_extract)."""
+    name: str
+    bullets: list[tuple[int, str]]  # (n, key sentence [n])
+    implications: list[tuple[int, str]]
+    phrases: list[Phrase]
 
 
-def write_theme(store: Store, llm: LLM, members: list[Member], vectors: list[list[float]],
-                result: ThemeResult, checker: ClaimChecker) -> Theme:
+def extractive_themes(store: Store | None, groups: list[list[Member]]) -> list[Extractive]:
+    """Name, bullets and implications of each group from its posts' text; names are distinct
+    and never a member's title (nor a prefix of one)."""
+    texts = [[ThemeText(m.n, m.title, m.summary, m.text) for m in g] for g in groups]
+    out: list[Extractive] = []
+    taken: list[str] = []
+    for g, t, ph in zip(groups, texts, key_phrases(texts, store=store), strict=True):
+        name = theme_name(ph, [m.title for m in g] + taken, size=len(g))
+        taken.append(name)
+        out.append(Extractive(name, key_bullets(t), implications(t, ph), ph))
+    return out
+
+
+def write_theme(store: Store, llm: LLM | None, members: list[Member], vectors: list[list[float]],
+                result: ThemeResult, checker: ClaimChecker, ext: Extractive) -> Theme:
+    """The theme from ``ext``; with ``llm``, the model's rewrite of it, claim-checked: a bullet
+    that fails gives way to the extractive bullet of the post it left uncovered, implications
+    that fail to the extractive ones — never worse than extractive."""
+    base = Theme(name=ext.name, numbers=[m.n for m in members], summary=[b for _, b in ext.bullets],
+                 implications=" ".join(b for _, b in ext.implications),
+                 centroid=centroid(vectors), method="extractive",
+                 phrases=[p.shown for p in ext.phrases[:8]])
+    if llm is None:
+        return base
     items = [(m.n, m.title, m.summary) for m in members]
     valid = {m.n for m in members}
     try:
@@ -332,13 +377,16 @@ def write_theme(store: Store, llm: LLM, members: list[Member], vectors: list[lis
                                      prompts.THEME_SCHEMA, THEME_MAX_TOKENS,
                                      lambda obj: _check_theme(obj, source))
     except LLMError as exc:
-        log.warning("theme writing failed, using the posts' own summaries: %s", exc)
+        log.warning("theme writing failed, using the extractive theme: %s", exc)
         value, method = None, f"fallback (model error: {exc})"
         result.model_failures += 1
-    fallback = value is None
     if value is None:
-        value = _fallback_theme(members)
+        base.method = method
+        return base
     name = value["name"]
+    if title_clash(name, [m.title for m in members]):
+        log.info("theme name %r is a member's title: using %r", name, ext.name)
+        name = ext.name
     bullets: list[str] = []
     for b in value["summary"]:
         clean, removed = strip_invalid_markers(b, valid)
@@ -352,23 +400,35 @@ def write_theme(store: Store, llm: LLM, members: list[Member], vectors: list[lis
                                        "markers": removed})
         log.warning("theme %r implications cited posts outside the theme, removed: %s",
                     name, removed)
-    impl = impl.strip()
-    if not fallback:  # the fallback is the posts' own summaries, cited by construction
-        sources = {m.n: claim_source(m) for m in members}
-        pool = [m.n for m in members]
-        before = len(result.added_citations)
-        bullets = check_claims(checker, bullets, sources, pool, f"theme {name!r}", result)
-        impl = " ".join(check_claims(checker, claim_sentences(impl), sources, pool,
-                                     f"theme {name!r} implications", result))
-        if len(result.added_citations) > before:
-            method += "+cited-by-check"
-        if not bullets:
-            bullets = _fallback_theme(members)["summary"]
-            method += "+fallback-bullets"
-            log.warning("theme %r: no bullet survived the claim check; using the posts' own "
-                        "summaries", name)
-    return Theme(name=name, numbers=[m.n for m in members], summary=bullets,
-                 implications=impl, centroid=centroid(vectors), method=method)
+    sources = {m.n: claim_source(m) for m in members}
+    pool = [m.n for m in members]
+    before = len(result.added_citations)
+    kept: list[str] = []
+    failed: set[int] = set()  # posts cited by a model bullet that failed the check
+    for bullet in bullets:
+        ok = check_claims(checker, [bullet], sources, pool, f"theme {name!r}", result)
+        kept += ok
+        if not ok:
+            failed.update(find_markers(bullet))
+    bullets = kept
+    impl = " ".join(check_claims(checker, claim_sentences(impl.strip()), sources, pool,
+                                 f"theme {name!r} implications", result))
+    if len(result.added_citations) > before:
+        method += "+cited-by-check"
+    covered = {n for b in bullets for n in find_markers(b)}
+    missing = [b for n, b in ext.bullets if n not in covered and (n in failed or not bullets)]
+    if missing:  # a failed model sentence gives way to the extractive ones it came from
+        bullets += missing
+        result.fallbacks += len(missing)
+        method += "+extractive-bullets"
+        log.info("theme %r: %d extractive bullet(s) in place of model sentences", name,
+                 len(missing))
+    if not impl and base.implications:
+        impl = base.implications
+        result.fallbacks += len(ext.implications)
+        method += "+extractive-implications"
+    return Theme(name=name, numbers=base.numbers, summary=bullets, implications=impl,
+                 centroid=base.centroid, method=method, phrases=base.phrases)
 
 
 def _check_connections(obj: dict[str, Any] | None, source: str = "") -> tuple[str | None, str]:
@@ -382,7 +442,9 @@ def _check_connections(obj: dict[str, Any] | None, source: str = "") -> tuple[st
 
 
 def write_connections(store: Store, llm: LLM, themes: list[Theme], result: ThemeResult,
-                      checker: ClaimChecker, members: list[Member]) -> str:
+                      checker: ClaimChecker, members: list[Member], fallback: str) -> str:
+    """The model's connections paragraph, claim-checked; ``fallback`` (the connections said from
+    the data) when no sentence of it survives."""
     valid = {n for t in themes for n in t.numbers}
     sims = [(i + 1, j + 1, cosine(a.centroid, b.centroid)) for i, a in enumerate(themes)
             for j, b in enumerate(themes) if i < j]
@@ -397,7 +459,7 @@ def write_connections(store: Store, llm: LLM, themes: list[Theme], result: Theme
         text, _ = _cached_call(store, llm, "connections", msgs, prompts.CONNECTIONS_SCHEMA,
                                CONNECTIONS_MAX_TOKENS, lambda obj: _check_connections(obj, source))
     except LLMError as exc:
-        log.warning("connections writing failed, using a plain statement: %s", exc)
+        log.warning("connections writing failed, using the connections from the data: %s", exc)
         text = None
         result.model_failures += 1
     if text is not None:
@@ -410,43 +472,42 @@ def write_connections(store: Store, llm: LLM, themes: list[Theme], result: Theme
         kept = check_claims(checker, claim_sentences(clean), sources, sorted(sources),
                             "connections", result)
         text = " ".join(kept) or None
-        if text is None:
-            log.warning("connections: no sentence survived the claim check; using the plain "
-                        "statement")
-    if text is None:  # kb's own statement, cited by construction
-        text = _fallback_connections(themes, sims)
+    if text is None:
+        log.info("connections: no model sentence survived; using the connections from the data")
+        return fallback
+    result.connections_by = llm.model_id
     return str(text).strip()
 
 
-def _fallback_connections(themes: list[Theme], sims: list[tuple[int, int, float]]) -> str:
-    """kb's own statement (Markdown: theme names, which may come from post titles, escaped)."""
-    if len(themes) == 1:
-        t = themes[0]
-        return (f"All of the day's alignment posts fall under one theme, {esc(t.name)} "
-                f"[{', '.join(map(str, t.numbers))}].")
-    a, b, s = sims[0]
-    ta, tb = themes[a - 1], themes[b - 1]
-    return (f"The closest pair of themes is {esc(ta.name)} [{ta.numbers[0]}] and {esc(tb.name)} "
-            f"[{tb.numbers[0]}] (embedding similarity {s:.2f}); the other themes stand apart.")
-
-
-def build_themes(store: Store, llm: LLM, embedder: Embedder, members: list[Member], *,
+def build_themes(store: Store, llm: LLM | None, embedder: Embedder, members: list[Member], *,
                  max_themes: int = 4, earlier: list[dict[str, Any]] | None = None,
                  checker: ClaimChecker | None = None) -> ThemeResult:
-    """Cluster ``members`` and write each theme and the connections section.  Every model
-    sentence is checked with ``checker`` (by default a :class:`ClaimChecker` over ``embedder``
-    with its vectors cached in the store)."""
+    """Cluster ``members`` and make each theme and the connections section from the posts'
+    own words (digest.theme_extract, digest.connections); given ``llm``, the model rewrites
+    them and every model sentence is checked with ``checker`` (by default a
+    :class:`ClaimChecker` over ``embedder`` with its vectors cached in the store)."""
     result = ThemeResult(themes=[], connections="")
     if not members:
         return result
     checker = checker or ClaimChecker(CachedEmbedder(store, embedder))
     vectors = embed_cached(store, embedder, [member_text(m.title, m.summary) for m in members])
-    for group in cluster(vectors, max_themes):
+    groups = cluster(vectors, max_themes)
+    exts = extractive_themes(store, [[members[i] for i in g] for g in groups])
+    for group, ext in zip(groups, exts, strict=True):
         theme = write_theme(store, llm, [members[i] for i in group],
-                            [vectors[i] for i in group], result, checker)
+                            [vectors[i] for i in group], result, checker, ext)
         theme.continues = _continuing(theme, earlier or [], embedder.model_id)
         result.themes.append(theme)
-    result.connections = write_connections(store, llm, result.themes, result, checker, members)
+    if llm is not None and any(not t.method.startswith(("extractive", "fallback"))
+                               for t in result.themes):
+        result.themes_by = llm.model_id
+    facts = [ThemeFacts(t.name, t.numbers, e.phrases, t.continues)
+             for t, e in zip(result.themes, exts, strict=True)]
+    said = connections(store, facts, [PostFacts(m.n, m.post_id, m.authors, m.text)
+                                      for m in members])
+    result.connections = (said if llm is None else
+                          write_connections(store, llm, result.themes, result, checker, members,
+                                            said))
     return result
 
 

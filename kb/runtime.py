@@ -19,7 +19,7 @@ from typing import TypeVar
 from kb.embed.base import Embedder
 from kb.fetch import Fetcher
 from kb.index.vector import VectorIndex
-from kb.models.base import LLM
+from kb.models.base import LLM, ModelUnavailable
 from kb.models.counting import CountingLLM
 from kb.settings import Settings, ensure_home
 from kb.store.db import Store
@@ -42,8 +42,11 @@ class Runtime:
         self._fetcher = fetcher
         self._own_fetcher = fetcher is None
         self._llm_notice: str | None = None
+        self._chat: LLM | None = llm  # what build_llm gave (None: no chat model)
+        self._chat_built = llm is not None
         self._llm = CountingLLM(llm) if llm is not None else CountingLLM(factory=self._load_llm)
         self._lock = threading.RLock()
+        self._chat_lock = threading.Lock()
 
     # --- the store ----------------------------------------------------------------------------
     @property
@@ -116,8 +119,26 @@ class Runtime:
     @property
     def llm(self) -> CountingLLM:
         """The chat model, counted.  Built on its first call, so nothing cached ever loads or
-        contacts a model; the build raises :class:`kb.models.base.ModelUnavailable`."""
+        contacts a model; raises :class:`kb.models.base.ModelUnavailable` when there is none
+        (``llm.backend = none``, or ``auto`` without Ollama).  Code that works without a chat
+        model uses :meth:`chat_llm` instead."""
         return self._llm
+
+    def _build_chat(self) -> None:
+        with self._chat_lock:  # not self._lock: the store stays usable while a model loads
+            if not self._chat_built:
+                from kb.models.factory import build_llm
+
+                self._chat, self._llm_notice = build_llm(self.settings)
+                self._chat_built = True
+
+    def chat_llm(self) -> tuple[CountingLLM | None, str | None]:
+        """(the counted chat model, or None when there is none, the notice to show once).
+        None means extractive only: ``llm.backend = none``, or ``auto`` when Ollama is not
+        reachable (the notice says so and how to get it).  Decided once, on first call: for
+        ``auto`` that is one quick look at Ollama; the embedded model loads here."""
+        self._build_chat()
+        return (self._llm if self._chat is not None else None), self._llm_notice
 
     @property
     def llm_loaded(self) -> bool:
@@ -125,26 +146,28 @@ class Runtime:
 
     @property
     def llm_notice(self) -> str | None:
-        """Why answers are of limited quality (``auto`` fell back to the small built-in model),
-        else None.  Builds the LLM if it was not built yet."""
-        self._llm.inner  # noqa: B018 - building it records the notice
+        """Why there is no chat model (``auto`` found no Ollama), else None.  Decides which
+        chat model there is if that was not decided yet (see :meth:`chat_llm`)."""
+        self._build_chat()
         return self._llm_notice
 
     def expected_llm_notice(self) -> str | None:
-        """:attr:`llm_notice` without building the model: once built, its notice; before,
-        a quick look at whether ``auto`` would have to fall back (so opening a screen never
+        """:attr:`llm_notice` without building the model: once decided, its notice; before,
+        a quick look at whether ``auto`` would find no Ollama (so opening a screen never
         loads a model just to warn about it)."""
-        if self._llm.loaded:
-            return self.llm_notice
+        if self._chat_built:
+            return self._llm_notice
         from kb.models.factory import fallback_expected
 
         return fallback_expected(self.settings)
 
     def _load_llm(self) -> LLM:
-        from kb.models.factory import build_llm
-
-        llm, self._llm_notice = build_llm(self.settings)
-        return llm
+        self._build_chat()
+        if self._chat is None:
+            raise ModelUnavailable(self._llm_notice or (
+                "llm.backend = none: kb runs without a chat model (extractive summaries and "
+                "answers); set llm.backend to auto, ollama or embedded to use one"))
+        return self._chat
 
     @property
     def fetcher(self) -> Fetcher:

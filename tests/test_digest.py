@@ -181,10 +181,10 @@ def test_theme_without_any_citation_is_cited_only_where_a_post_supports_it(setti
     nothing = lambda nums: json.dumps({"name": "Uncited theme", "summary": [  # noqa: E731
         "A sentence with no markers at all in it."], "implications": "No markers here either."})
     res = build_digest(settings, store, fake_llm(theme=nothing), FakeEmbedder(), D)
-    for t in res.data["themes"]:
-        assert t["summary"] == [f"{posts[n]['summary'].split('. ')[0]}. [{n}]"
-                                for n in t["numbers"][:4]]
-        assert "fallback-bullets" in t["method"] and t["implications"] == ""
+    for t in res.data["themes"]:  # each post's key sentence, cited
+        assert t["summary"] == [f"{posts[n]['summary'].split('. ')[0]} [{n}]."
+                                for n in t["numbers"][:6]]
+        assert "extractive-bullets" in t["method"] and t["implications"] == ""
     assert check(res.markdown, store, "2025-03-20") == []
 
 
@@ -195,7 +195,7 @@ def test_broken_theme_output_falls_back_to_grounded_text(settings, store):
     assert res.status == "written"
     for t in res.data["themes"]:
         assert t["method"].startswith("fallback")
-        assert all(re.search(r"\[\d+\]$", b) for b in t["summary"])
+        assert all(re.search(r"\[\d+\]\.$", b) for b in t["summary"])
 
 
 def test_rerun_makes_no_model_call_and_writes_the_same_file(settings, store):
@@ -230,22 +230,27 @@ def test_pending_posts_are_listed_and_the_day_is_rebuilt_later(settings, store):
     seed_day(store)
     res = build_digest(settings, store, fake_llm(fail_titles=("chess",)), FakeEmbedder(), D)
     assert res.status == "written" and res.pending == 1
-    assert "(pending:" in res.markdown and not get_digest(store, "2025-03-20").complete
+    chess = next(p for p in res.data["posts"] if "chess" in p["title"])
+    assert chess["extractive"] and chess["summary"]  # shown with its own sentences, marked
+    assert "the model's summary failed; `kb daily` retries it" in res.markdown
+    assert "Summaries: fake, 1 of 6 extractive" in res.markdown
+    assert not get_digest(store, "2025-03-20").complete
     res2 = build_digest(settings, store, fake_llm(), FakeEmbedder(), D)
     assert res2.status == "written" and res2.pending == 0
     assert get_digest(store, "2025-03-20").complete
 
 
 def test_a_pending_post_quotes_its_opening_escaped(settings, store):
-    """While its summary is pending the reader sees the post's own first sentences — as text:
-    a hostile post cannot add a link, a heading or a second scheme to the digest."""
+    """While the model's summary is pending the reader sees the post's own sentences (its
+    extractive summary) — as text: a hostile post cannot add a link, a heading or a second
+    scheme to the digest."""
     add_post(store, pid(1), "A post the model chokes on", "2025-03-20T10:00:00Z",
              text="# Heading\n\nSee [here](https://evil.example/x) and **bold** <b>tags</b>. "
                   "The second sentence explains the chess result in detail. " * 3)
     res = build_digest(settings, store, fake_llm(fail_titles=("chokes",)), FakeEmbedder(), D)
     assert res.status == "written" and res.pending == 1
-    line = next(x for x in res.markdown.splitlines() if x.startswith("Summary: (pending:"))
-    assert "The post opens: “" in line and "chess result" in line
+    line = next(x for x in res.markdown.splitlines() if x.startswith("Summary: "))
+    assert "chess result" in line and "the model's summary failed" in line
     assert "evil.example" not in line and "](" not in line and "<b>" not in line
     assert "**" not in line and "# Heading" not in line
     assert check(res.markdown, store, "2025-03-20") == []
@@ -327,7 +332,7 @@ def test_verifier_catches_a_doubled_link(store, good):
      "not the stored title"),
     (lambda md: md.replace("## Updated Posts", "### 9. Dup\n\nLink: " + re.search(
         r"^Link: (\S+)$", md, re.M).group(1) + "\n\n## Updated Posts", 1), "appears twice"),
-    (lambda md: md.replace("**Broader Implications:**", "x [99]\n\n**Broader Implications:**", 1),
+    (lambda md: md.replace("**Summary:**", "x [99]\n\n**Summary:**", 1),
      "does not point at a numbered post"),
     (lambda md: md.replace("# AI Alignment Daily Digest - 2025-03-20", "# Digest", 1),
      "first line"),

@@ -110,13 +110,17 @@ def test_an_uncited_invented_bullet_is_dropped_not_padded(store):
     assert res.dropped[0]["cited"] is False and res.added_citations == []
 
 
-def test_a_negated_cited_bullet_loses_its_citation_and_is_dropped(store):
+def test_a_negated_cited_bullet_loses_its_citation_and_falls_back_to_its_posts_sentence(
+        store):
+    """The failed model sentence cited [1]: post 1's own key sentence takes its place."""
     llm = scripted({"name": "Sensor tampering and truth probes",
                     "summary": [f"{NEGATED} [1].", f"{SUPPORTED_BY_PROBE} [2]."],
                     "implications": ""})
     res = themes_of(store, llm)
     (theme,) = res.themes
-    assert theme.summary == [f"{SUPPORTED_BY_PROBE} [2]."]
+    assert theme.summary == [f"{SUPPORTED_BY_PROBE} [2].",
+                             "The post trains gridworld agents with a noisy goal sensor [1]."]
+    assert "extractive-bullets" in theme.method and res.fallbacks == 1
     (removed,) = res.removed_citations
     assert removed["markers"] == [1] and "negation" in " ".join(removed["reasons"])
     assert [d["text"] for d in res.dropped] == [NEGATED + "."]
@@ -153,9 +157,9 @@ def test_a_theme_whose_uncited_sentences_no_post_supports_falls_back_to_its_post
                     "implications": "No markers here either."})
     res = themes_of(store, llm)
     (theme,) = res.themes
-    assert theme.summary == [f"{first_sentences(m.summary, 1)} [{m.n}]" for m in MEMBERS]
+    assert theme.summary == [f"{first_sentences(m.summary, 1)[:-1]} [{m.n}]." for m in MEMBERS]
     assert theme.implications == ""
-    assert "fallback-bullets" in theme.method and "cited" not in theme.method
+    assert "extractive-bullets" in theme.method and "cited" not in theme.method
     assert {d["text"] for d in res.dropped} == {"A sentence with no markers at all in it.",
                                                 INVENTED, "No markers here either."}
 
@@ -180,7 +184,7 @@ def test_broken_theme_output_with_posts_without_implications_has_no_filler(store
     res = themes_of(store, scripted("{broken"), members=bare)
     (theme,) = res.themes
     assert theme.method.startswith("fallback") and theme.implications == ""
-    assert all(re.search(r"\[\d\]$", b) for b in theme.summary)
+    assert all(re.search(r"\[\d\]\.$", b) for b in theme.summary)
 
 
 # --- connections -----------------------------------------------------------------------------
@@ -190,10 +194,11 @@ def test_an_uncited_connections_paragraph_is_never_padded(store):
                                      "implications": ""},
                                     connections="Both posts rest on small controlled "
                                                 "experiments. Nothing else connects them here."))
-    # no model sentence survived; kb's own statement (cited by construction) stands instead
+    # no model sentence survived; the connections said from the data stand instead (one
+    # theme, no earlier digest: a short line, no template, no citation to pad)
     assert "controlled experiments" not in res.connections
-    assert res.connections.startswith("All of the day's alignment posts fall under one theme")
-    assert markers(res.connections) == [1, 2]
+    assert res.connections == "All of the day's posts on these topics fall under the one theme above."
+    assert markers(res.connections) == [] and res.connections_by == "extractive"
     assert {d["where"] for d in res.dropped} == {"connections"} and len(res.dropped) == 2
     assert res.added_citations == []
 

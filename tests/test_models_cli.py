@@ -70,7 +70,7 @@ def test_digest_mismatch_detected(make_ollama_server, ollama_server, kb_home):
     llm = data["by_role"]["llm"]
     assert llm["digest_ok"] is False and llm["ok"] is False
     assert "kb models lock" in llm["detail"]
-    assert data["active_llm"] == "embedded"
+    assert data["active_llm"] == "none"  # auto without a usable Ollama: extractive only
 
 
 def test_pull_shows_progress_and_verifies(make_ollama_server):
@@ -99,7 +99,7 @@ def test_unreachable_ollama(make_ollama_server):
     data = status(url)
     assert data["by_role"]["llm"]["reachable"] is False
     assert "ollama serve" in data["by_role"]["llm"]["detail"]
-    assert data["active_llm"] == "embedded"
+    assert data["active_llm"] == "none"  # auto without a usable Ollama: extractive only
     for args in (["lock"], ["pull"]):
         proc = kb(url, *args)
         assert proc.returncode == 1

@@ -211,34 +211,50 @@ def test_auto_uses_ollama_when_reachable(monkeypatch, ollama_server):
     assert isinstance(llm, OllamaLLM) and notice is None
     rt = Runtime(s)
     assert rt.llm_notice is None
+    assert rt.chat_llm() == (rt.llm, None)
     assert isinstance(rt.llm.inner, OllamaLLM)
     assert rt.llm_notice is None
 
 
-def test_auto_falls_back_to_embedded_with_notice(monkeypatch):
+def test_auto_without_ollama_runs_extractive_with_one_notice(monkeypatch):
+    """No Ollama: no chat model at all (no llama.cpp load), and a notice saying why and how."""
     from kb.models.factory import build_llm
-    from kb.models.llamacpp_llm import LlamaCppLLM
     from kb.runtime import Runtime
 
+    def no_llamacpp(*_a, **_k):
+        raise AssertionError("auto must not load the embedded model")
+
+    monkeypatch.setattr("kb.models.llamacpp_llm.load_llamacpp_llm", no_llamacpp)
     s = settings_for(monkeypatch, f"http://127.0.0.1:{free_port()}")
     llm, notice = build_llm(s)
-    assert isinstance(llm, LlamaCppLLM)
+    assert llm is None
     assert notice is not None and "`ollama serve`" in notice
-    assert "limited quality" in notice and "https://ollama.com" in notice
+    assert "extractive" in notice and "https://ollama.com" in notice
     rt = Runtime(s)
-    assert rt.llm_notice == notice
-    assert isinstance(rt.llm.inner, LlamaCppLLM)
-    assert llm.chat([Message("user", "hi")], max_tokens=8).text.strip()
+    assert rt.chat_llm() == (None, notice)
+    assert rt.llm_notice == notice and not rt.llm_loaded
+    with pytest.raises(ModelUnavailable, match="Ollama is not available"):
+        rt.llm.model_id  # noqa: B018 - code that needs a chat model gets one clear error
 
 
-def test_auto_falls_back_on_digest_mismatch(monkeypatch, ollama_server):
-    from kb.models.llamacpp_llm import LlamaCppLLM
-
+def test_auto_without_the_locked_version_runs_extractive(monkeypatch, ollama_server):
     s = settings_for(monkeypatch, ollama_server.url)
     write_user_lock(s, "f" * 64)
-    assert isinstance(get_llm(s), LlamaCppLLM)
+    assert get_llm(s) is None
     notice = llm_notice(s)
     assert notice is not None and "kb models lock" in notice
+
+
+def test_backend_none_asks_no_model(monkeypatch, ollama_server):
+    from kb.runtime import Runtime
+
+    s = settings_for(monkeypatch, ollama_server.url, KB_LLM_BACKEND="none")
+    assert s.llm.backend == "none"
+    before = len(ollama_server.requests)
+    rt = Runtime(s)
+    assert rt.chat_llm() == (None, None)
+    assert rt.expected_llm_notice() is None
+    assert len(ollama_server.requests) == before
 
 
 def test_explicit_backends(monkeypatch):

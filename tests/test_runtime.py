@@ -50,6 +50,7 @@ def test_injected_fakes_are_used_and_fresh_index_clears_them(settings):
     assert rt.embedder is emb and rt.index is idx
     assert rt.fresh_index() is idx and idx.count() == 0
     assert rt.llm_notice is None and rt.llm.model_id == "fake@fake"
+    assert rt.chat_llm() == (rt.llm, None)  # an injected model is the chat model
     rt.close()
 
 
@@ -63,6 +64,9 @@ def test_the_notice_can_be_known_without_building_the_model(settings):
     assert not rt.llm_loaded
     settings.llm.backend = "fake"
     assert Runtime(settings).expected_llm_notice() is None
+    settings.llm.backend = "none"
+    rt = Runtime(settings)
+    assert rt.expected_llm_notice() is None and rt.chat_llm() == (None, None)
 
 
 def test_a_keyword_search_loads_no_model_and_no_index(kb_home):

@@ -1,9 +1,11 @@
-"""Building the chat model the settings select: ``llm.backend = auto|ollama|embedded|fake``.
+"""Building the chat model the settings select: ``llm.backend = auto|none|ollama|embedded|fake``.
 
 Only :class:`kb.runtime.Runtime` calls :func:`build_llm`.  ``auto`` (the default) uses Ollama
-when it is reachable and has the locked model at the locked digest, and otherwise the small
-in-process llama.cpp model, with a notice (:func:`fallback_notice`) saying that quality is
-limited and how to get Ollama.
+when it is reachable and has the locked model at the locked digest, and otherwise no chat
+model at all — summaries, digests and answers are then extractive (the posts' own sentences,
+chosen with the embedder) — with one notice (:func:`fallback_notice`) saying how to get
+Ollama.  ``none`` is extractive only without asking Ollama.  The small in-process llama.cpp
+model (``embedded``) is opt-in: it is too small to improve on the posts' own sentences.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from kb.models.spec import (
     OllamaModelSpec,
     digests_match,
     llm_spec,
-    load_models_lock,
     normalize_tag,
 )
 from kb.settings import Settings
@@ -50,10 +51,11 @@ def _ollama(settings: Settings) -> OllamaLLM:
 
 
 def fallback_notice(reason: str) -> str:
-    return (f"Ollama is not available ({reason.rstrip('.')}), so kb is using its small "
-            f"built-in model: summaries, digests and answers will be of limited quality. "
-            f"For the real model install Ollama (https://ollama.com), run `ollama serve` and "
-            f"`kb models pull`.")
+    return (f"Ollama is not available ({reason.rstrip('.')}), so kb runs without a chat "
+            f"model: summaries, digests and answers are extractive (the posts' own sentences, "
+            f"chosen with the embedder). For written summaries install Ollama "
+            f"(https://ollama.com), run `ollama serve` and `kb models pull` (or set "
+            f"llm.backend = \"embedded\" for the small built-in model).")
 
 
 def fallback_expected(settings: Settings) -> str | None:
@@ -72,11 +74,13 @@ def fallback_expected(settings: Settings) -> str | None:
     return None
 
 
-def build_llm(settings: Settings) -> tuple[LLM, str | None]:
-    """The LLM the settings select, and the fallback notice when ``auto`` had to use the
-    built-in model (else None).  Raises :class:`ModelUnavailable` (one clear sentence) when
-    the chosen backend cannot be used."""
+def build_llm(settings: Settings) -> tuple[LLM | None, str | None]:
+    """The LLM the settings select (None: no chat model, extractive only), and the notice
+    when ``auto`` found no Ollama to use (else None).  Raises :class:`ModelUnavailable` (one
+    clear sentence) when an explicitly chosen backend cannot be used."""
     backend = settings.llm.backend
+    if backend == "none":
+        return None, None
     if backend == "fake":
         from kb.models.fake import FakeLLM
 
@@ -90,11 +94,4 @@ def build_llm(settings: Settings) -> tuple[LLM, str | None]:
     try:
         return _ollama(settings), None
     except (ModelUnavailable, ModelTimeout) as exc:
-        from kb.models.llamacpp_llm import load_llamacpp_llm
-
-        try:
-            llm = load_llamacpp_llm(settings, load_models_lock(settings))
-        except ModelUnavailable as exc2:
-            raise ModelUnavailable(f"{exc} — and the built-in fallback model cannot be used "
-                                   f"either: {exc2}") from exc2
-        return llm, fallback_notice(str(exc))
+        return None, fallback_notice(str(exc))

@@ -128,18 +128,15 @@ def models_status(settings: Settings) -> dict[str, Any]:
     llm = llm_spec(settings, lock)
     roles.append(_ollama_role("llm", llm, backend in ("auto", "ollama"), have, error))
     roles.append(_packaged("llm_embedded", "llama.cpp", lock, ["package"],
-                           backend in ("auto", "embedded"),
+                           backend == "embedded",
                            str(lock.get("llm_embedded", {}).get("name", ""))))
     emb = embed_ollama_spec(lock)
     if emb is not None:
         roles.append(_ollama_role("embed_ollama", emb, settings.embed.backend == "ollama",
                                   have, error))
     by_role = {r.role: r for r in roles}
-    if backend == "auto":
-        active = ("ollama" if by_role["llm"].ok else
-                  "embedded" if by_role["llm_embedded"].ok else "none")
-    else:
-        active = backend
+    # auto without Ollama: "none", i.e. extractive only
+    active = ("ollama" if by_role["llm"].ok else "none") if backend == "auto" else backend
     return {"models_lock": str(settings.models_lock_path), "ollama_host": settings.ollama.host,
             "llm_backend": backend, "active_llm": active,
             "roles": [r.to_json() for r in roles]}

@@ -3,6 +3,13 @@
 The file is JSONL, one ``{"question": "...", "relevant": [...]}`` per line; a relevant item is a
 LW/AF post id or any URL of the post.  Relevance is binary.  MRR uses the rank of the first
 relevant post among the top ``max(k, 10)`` results (0 when none is there).
+
+Optional fields: ``"kind"`` (a label such as paraphrase, deep, multi: the metrics are also
+reported per kind) and ``"no_answer": true`` with ``"relevant": []`` for a question the archive
+has no answer to.  Those cannot be found or missed, so they stay out of recall, MRR and nDCG;
+they are scored on whether a search could tell them apart: ``no_answer_separation`` is the
+share of (answerable, no-answer) question pairs whose best vector-search similarity is higher
+for the answerable one (1.0: a threshold would set every no-answer question apart; 0.5: chance).
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ class Question:
     question: str
     relevant: list[str]
     line: int = 0
+    kind: str = ""
+    no_answer: bool = False
     post_ids: set[str] = field(default_factory=set)  # resolved in the archive
     unresolved: list[str] = field(default_factory=list)
 
@@ -62,12 +71,18 @@ def load_questions(path: Path) -> list[Question]:
     out = []
     for n, obj in jsonl_objects(path, "question", EvalError):
         q, rel = obj.get("question"), obj.get("relevant")
+        kind, none = obj.get("kind", ""), obj.get("no_answer", False)
         if not isinstance(q, str) or not q.strip():
             raise EvalError(f"{path}:{n}: needs a non-empty \"question\" string")
-        if (not isinstance(rel, list) or not rel
+        if not isinstance(kind, str) or not isinstance(none, bool):
+            raise EvalError(f"{path}:{n}: \"kind\" is a string and \"no_answer\" true or false")
+        if none:
+            if rel != []:
+                raise EvalError(f"{path}:{n}: a \"no_answer\" question has \"relevant\": []")
+        elif (not isinstance(rel, list) or not rel
                 or not all(isinstance(r, str) and r.strip() for r in rel)):
             raise EvalError(f"{path}:{n}: needs \"relevant\": a non-empty list of post ids or URLs")
-        out.append(Question(q.strip(), [r.strip() for r in rel], n))
+        out.append(Question(q.strip(), [r.strip() for r in rel], n, kind.strip(), none))
     if not out:
         raise EvalError(f"{path}: no questions in the file")
     return out
@@ -96,9 +111,30 @@ def metrics(ranked: list[str], relevant: set[str], k: int) -> tuple[float, float
     return recall, rr, dcg / idcg
 
 
+def _mean(rows: list[tuple[float, float, float]], k: int) -> dict[str, float]:
+    n = max(len(rows), 1)
+    return {f"recall@{k}": round(sum(r[0] for r in rows) / n, 4),
+            "mrr": round(sum(r[1] for r in rows) / n, 4),
+            f"ndcg@{k}": round(sum(r[2] for r in rows) / n, 4)}
+
+
+def separation(answerable: list[float], unanswerable: list[float]) -> float:
+    """Share of (answerable, no-answer) pairs where the answerable question scored higher
+    (ties count half): the AUC of telling them apart by that score."""
+    if not answerable or not unanswerable:
+        return 0.0
+    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0
+               for a in answerable for b in unanswerable)
+    return round(wins / (len(answerable) * len(unanswerable)), 4)
+
+
 def evaluate(store: Store, embedder: Embedder, index: VectorIndex, questions: list[Question],
              *, k: int = 5, modes: tuple[Mode, ...] = MODES) -> dict[str, Any]:
-    """``{"hybrid": {"recall@k": x, "mrr": y, "ndcg@k": z}, ..., "questions": n}``."""
+    """``{"hybrid": {"recall@k": x, "mrr": y, "ndcg@k": z}, ..., "questions": n}``, plus
+    ``"answerable"`` and ``"no_answer"`` (counts, when there are no-answer questions),
+    ``"by_kind"`` (the same metrics per kind, when
+    the file labels its questions) and ``"no_answer_separation"`` (when it has no-answer
+    questions and vector search is among ``modes``)."""
     for q in questions:
         q.post_ids, q.unresolved = set(), []
         for ref in q.relevant:
@@ -108,20 +144,44 @@ def evaluate(store: Store, embedder: Embedder, index: VectorIndex, questions: li
             else:
                 q.unresolved.append(ref)
     depth = max(k, 10)
+    scored = [q for q in questions if not q.no_answer]
+    kinds = sorted({q.kind for q in scored if q.kind})
     out: dict[str, Any] = {}
+    by_kind: dict[str, dict[str, Any]] = {kd: {} for kd in kinds}
+    top: dict[int, float] = {}  # best vector similarity per question
     for mode in modes:
-        sums = [0.0, 0.0, 0.0]
-        for q in questions:
-            ranked = [h.post_id for h in search(store, embedder, index, q.question, k=depth,
-                                                mode=mode)]
+        rows: list[tuple[float, float, float]] = []
+        per_kind: dict[str, list[tuple[float, float, float]]] = {kd: [] for kd in kinds}
+        for i, q in enumerate(questions):
+            if q.no_answer and mode != "vector":
+                continue
+            hits = search(store, embedder, index, q.question, k=depth, mode=mode)
+            if mode == "vector":
+                top[i] = hits[0].score if hits else -1.0
+            if q.no_answer:
+                continue
+            ranked = [h.post_id for h in hits]
             # unresolved items are relevant posts the archive lacks: they count as misses
             relevant = q.post_ids | {f"?{r}" for r in q.unresolved}
-            for i, v in enumerate(metrics(ranked, relevant, k)):
-                sums[i] += v
-        n = len(questions)
-        out[mode] = {f"recall@{k}": round(sums[0] / n, 4), "mrr": round(sums[1] / n, 4),
-                     f"ndcg@{k}": round(sums[2] / n, 4)}
+            row = metrics(ranked, relevant, k)
+            rows.append(row)
+            if q.kind:
+                per_kind[q.kind].append(row)
+        out[mode] = _mean(rows, k)
+        for kd in kinds:
+            by_kind[kd][mode] = _mean(per_kind[kd], k)
     out["questions"] = len(questions)
+    if len(scored) < len(questions):
+        out["answerable"] = len(scored)
+        out["no_answer"] = len(questions) - len(scored)
+    if kinds:
+        for kd in kinds:
+            by_kind[kd]["questions"] = sum(q.kind == kd for q in scored)
+        out["by_kind"] = by_kind
+    if "no_answer" in out and "vector" in modes:
+        out["no_answer_separation"] = separation(
+            [top[i] for i, q in enumerate(questions) if not q.no_answer],
+            [top[i] for i, q in enumerate(questions) if q.no_answer])
     return out
 
 

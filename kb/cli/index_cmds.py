@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kb.cli.app import EXIT_USAGE, App, KbError, backend_errors, console, emit_json, inert
+from kb.cli.complete import complete_sources
 from kb.cli.progress import progress_bars
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ def reindex(app: App, as_json: bool, no_progress: bool) -> None:
 @click.option("--since", help="Posted on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Posted on or before this date (YYYY-MM-DD).")
 @click.option("--author", help="An author's name (case-insensitive, part of the name is enough).")
-@click.option("--source", help="A source name or id, or a site host (www.lesswrong.com).")
+@click.option("--source", help="A source name or id, or a site host (www.lesswrong.com).",
+              shell_complete=complete_sources)
 @click.option("--af-only", is_flag=True, help="Only Alignment Forum posts.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
@@ -126,35 +128,57 @@ def eval_() -> None:
 
 
 @eval_.command("retrieval")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", metavar="FILE...", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-k", "--k", "k", type=click.IntRange(1, 100), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def eval_retrieval(app: App, file: Path, k: int, as_json: bool) -> None:
-    """recall@k, MRR and nDCG@k for hybrid, vector and keyword search over FILE (JSONL lines
-    {"question": ..., "relevant": [post ids or URLs]})."""
-    from rich.table import Table
-
-    from kb.evaluation import EvalError, evaluate, load_questions, unresolved_refs
+def eval_retrieval(app: App, files: tuple[Path, ...], k: int, as_json: bool) -> None:
+    """recall@k, MRR and nDCG@k for hybrid, vector and keyword search over each FILE (JSONL
+    lines {"question": ..., "relevant": [post ids or URLs]}, optionally "kind": label and
+    "no_answer": true with "relevant": []), e.g. the easy and the hard set in tests/eval.
+    With several files the JSON is {"sets": {file name: result}}."""
+    from kb.evaluation import EvalError, evaluate, load_questions
 
     rt = app.runtime
+    results: dict[str, dict[str, Any]] = {}
     try:
-        questions = load_questions(file)
-        with backend_errors():
-            result = evaluate(app.store, rt.embedder, rt.index, questions, k=k)
+        loaded = [(f, load_questions(f)) for f in files]
+        for f, questions in loaded:
+            with backend_errors():
+                results[f.name] = evaluate(app.store, rt.embedder, rt.index, questions, k=k)
     except EvalError as exc:
         raise KbError(str(exc), EXIT_USAGE) from exc
     if as_json:
-        emit_json(result)
+        emit_json(results[files[0].name] if len(files) == 1 else {"sets": results})
         return
-    table = Table(title=f"retrieval over {result['questions']} questions ({file.name})")
+    for f, questions in loaded:
+        _print_eval(f.name, results[f.name], questions)
+
+
+def _print_eval(name: str, result: dict[str, Any], questions: list[Any]) -> None:
+    from rich.table import Table
+
+    from kb.evaluation import MODES, unresolved_refs
+
+    title = f"retrieval over {result['questions']} questions ({name})"
+    if result.get("no_answer"):
+        title += f"; {result['no_answer']} without an answer are not in the means"
+    table = Table(title=title)
     table.add_column("metric")
-    modes = [m for m in result if m != "questions"]
+    modes = [m for m in MODES if m in result]
     for m in modes:
         table.add_column(m, justify="right")
     for metric in result[modes[0]]:
         table.add_row(metric, *[f"{result[m][metric]:.3f}" for m in modes])
+    for kind, row in result.get("by_kind", {}).items():
+        for metric in row[modes[0]]:
+            table.add_row(f"{kind} ({row['questions']}): {metric}",
+                          *[f"{row[m][metric]:.3f}" for m in modes], style="dim")
     console.print(table)
+    if "no_answer_separation" in result:
+        console.print(f"no-answer questions set apart by best vector similarity: "
+                      f"{result['no_answer_separation']:.2f} (AUC; 0.5 is chance)", markup=False)
     missing = unresolved_refs(questions)
     if missing:
         console.print(f"{len(missing)} relevant items are not in the archive (counted as misses), "

@@ -292,7 +292,11 @@ def test_pip_install_repo_into_a_fresh_venv_then_models_then_demo(tmp_path: Path
     for role in ("embed", "llm_embedded"):
         assert roles[role]["ok"] is True and roles[role]["sha256_ok"] is True, roles[role]
         assert roles[role]["path"].startswith(str(venv)), roles[role]
-    assert json.loads(r.stdout)["active_llm"] == "embedded"
+    assert json.loads(r.stdout)["active_llm"] == "none"  # auto without Ollama: extractive
+    r = _run([kb_exe, "models", "status", "--json"], env | {"KB_LLM_BACKEND": "embedded"},
+             tmp_path, 300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["active_llm"] == "embedded"  # the opt-in model is usable
 
     # the installed llama-cpp-python really runs the installed, verified GGUF
     smoke = ("import llama_cpp\n"

@@ -215,7 +215,7 @@ def build_digest(settings: Settings, store: Store, llm: LLM | None, embedder: Em
     else:
         data["themes"], data["connections"], data["removed_markers"] = [], "", []
         data["claim_check"] = {"removed_citations": [], "dropped": [], "added_citations": []}
-    data["written_by"] = written_by(data["posts"], model_id if c else None, themes_by,
+    data["written_by"] = written_by(data["posts"] + off_topic, model_id if c else None, themes_by,
                                     connections_by, fallbacks)
     data |= {"model": model_id, "embed_model": embed_model,
              "prompt_version": prompts.PROMPT_VERSION, "render_version": RENDER_VERSION,

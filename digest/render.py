@@ -120,8 +120,13 @@ def render(data: dict[str, Any]) -> str:
             out.append(line)
         out.append("")
     wb = data.get("written_by")
-    by = (f"with the model {esc(_model_line(data['model']))}"
-          if not wb or wb.get("model") else "without a chat model")
+    if wb and not wb.get("model"):
+        by = "without a chat model"
+    elif wb and wb.get("summaries") and not model_wrote(wb):
+        by = (f"with the model {_who(data['model'])} configured, which wrote none of it (every "
+              "part is the posts' own words)")
+    else:
+        by = f"with the model {esc(_model_line(data['model']))}"
     out += ["---", "",
             f"*Written by kb {by}; embeddings "
             f"{esc(data.get('embed_model') or '-')}; prompts {esc(data['prompt_version'])}; "
@@ -134,6 +139,14 @@ def render(data: dict[str, Any]) -> str:
 
 def _who(model_id: str) -> str:
     return esc(_model_line(model_id).split(" (digest")[0])
+
+
+def model_wrote(wb: dict[str, Any]) -> bool:
+    """Whether the chat model wrote any part of the digest (``written_by``)."""
+    total, ext = wb.get("summaries", 0), wb.get("extractive_summaries", 0)
+    return bool(wb.get("model")) and (total > ext or (wb.get("themes") or "extractive") !=
+                                      "extractive" or (wb.get("connections") or "extractive")
+                                      != "extractive")
 
 
 def parts_line(wb: dict[str, Any]) -> str:

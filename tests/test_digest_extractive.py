@@ -266,3 +266,16 @@ def test_a_model_theme_name_that_is_a_members_title_gives_way_to_the_extractive_
     # the model wrote no implication: the posts' own cue sentences stand in
     assert "This suggests that reward tampering" in theme.implications
     assert "extractive-implications" in theme.method and res.themes_by == "fake@fake"
+
+
+def test_the_footer_says_when_the_configured_model_wrote_nothing():
+    """A model that failed on every post wrote none of the digest: the footer must not credit
+    it (a real case: Ollama hanging up on every summary)."""
+    from digest.render import model_wrote
+
+    wb = {"model": "m", "summaries": 3, "extractive_summaries": 3, "themes": "extractive",
+          "connections": "extractive", "extractive_theme_sentences": 0}
+    assert not model_wrote(wb)
+    assert model_wrote(wb | {"extractive_summaries": 2})
+    assert model_wrote(wb | {"themes": "m"}) and model_wrote(wb | {"connections": "m"})
+    assert not model_wrote(wb | {"model": None, "extractive_summaries": 0})

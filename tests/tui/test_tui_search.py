@@ -16,11 +16,19 @@ SIZE = (110, 32)
 
 
 async def _wait_results(pilot, serial_before: int) -> SearchScreen:
+    """Wait until the results of the last query are shown and no debounced search is still
+    to come (on a slow machine the debounce can fire mid-word: "proxy lea", then "proxy
+    leaked")."""
+    from tui.screens.search import DEBOUNCE
+
     screen = pilot.app.screen
     for _ in range(1500):
         await pilot.pause(0.02)
         if screen.serial > serial_before and screen.shown_serial == screen.serial:
-            break
+            settled = screen.serial
+            await pilot.pause(DEBOUNCE * 2)
+            if screen.serial == settled and screen.shown_serial == settled:
+                break
     await pilot.pause()
     return screen
 

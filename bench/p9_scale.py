@@ -29,6 +29,9 @@ questions and a few short ones), warm, in interleaved rounds: a bare Chroma quer
 ``collection.query`` n_results=50), then hybrid, vector and keyword ``kb.retrieval.search``.
 
 ``KB_BENCH_P9_SIZES=10000,1000000`` overrides the sizes (e.g. to run only the large one).
+``KB_BENCH_P9_DIR=DIR`` keeps the archives in DIR and reuses, on the next run, each part (SQLite,
+embedded Chroma, server data) whose build finished for the same size and model: the 1M build
+takes most of an hour, its measurement a few minutes.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
     from kb.embed.base import Embedder
     from kb.index.vector import VectorIndex
     from kb.search_types import Mode
+    from kb.store.posts import PostRecord
 
 NAME = "P9"
 SIZES = (10_000, 100_000)
@@ -112,12 +116,11 @@ class Base:
     row_of: dict[str, int] = field(default_factory=dict)  # content hash -> row in vectors
 
 
-def build_base(ctx: Context, embedder: Embedder, dest: Path) -> Base:
-    """Store and chunk the sampled posts with kb's own code; vectors from the cache, computing
-    (and caching) those it lacks with the real embedder exactly as ``kb index`` embeds them."""
+def build_base(records: list[PostRecord], embedder: Embedder, dest: Path) -> Base:
+    """Store and chunk ``records`` with kb's own code; vectors from the cache, computing (and
+    caching) those it lacks with ``embedder`` exactly as ``kb index`` embeds them."""
     import numpy as np
 
-    from bench.lw_sample import load_lw_posts, sample
     from kb.index.chunking import header_for
     from kb.index.fake import FakeIndex
     from kb.index.indexer import IndexReport, sync_chunks
@@ -126,7 +129,7 @@ def build_base(ctx: Context, embedder: Embedder, dest: Path) -> Base:
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     store = Store(dest)
-    for rec in sample(load_lw_posts(ctx.corpus), BASE_POSTS):
+    for rec in records:
         save_post(store, rec)
     # no vector is read or written while chunking a fresh archive: the fake index stays empty
     sync_chunks(store, embedder, FakeIndex(embedder.model_id, embedder.dim),
@@ -413,51 +416,109 @@ def _rows(tag: str, m: dict[str, Any], extra: dict[str, tuple[float, str]]) -> l
     return rows
 
 
-def run_size(base: Base, workdir: Path, n: int, model_id: str) -> list[Row]:
+def keep_dir() -> Path | None:
+    """``$KB_BENCH_P9_DIR``: where P9 keeps its archives between runs (None: a scratch
+    directory, removed after each size)."""
+    env = os.environ.get("KB_BENCH_P9_DIR", "").strip()
+    return Path(env).expanduser() if env else None
+
+
+def _stage_key(marker: Path) -> dict[str, Any] | None:
+    if not marker.is_file():
+        return None
+    saved: dict[str, Any] = json.loads(marker.read_text())
+    return saved.get("key")  # type: ignore[no-any-return]
+
+
+def _stage(marker: Path, key: dict[str, Any], build: Any) -> dict[str, Any]:
+    """Run ``build()`` (returning a dict of figures) unless ``marker`` records a completed
+    build for the same ``key``; then its recorded figures are returned.  The marker is written
+    only once the build has finished, so an interrupted build is redone, never reused."""
+    if _stage_key(marker) == key:
+        print(f"P9: reusing {marker.parent.name}'s {marker.name.split('.')[0]}", flush=True)
+        figures: dict[str, Any] = json.loads(marker.read_text())["figures"]
+        return figures
+    figures = build()
+    marker.write_text(json.dumps({"key": key, "figures": figures}))
+    return figures
+
+
+def run_size(base: Base, workdir: Path, n: int, model_id: str,
+             keep: Path | None = None) -> list[Row]:
     """Build the archive of ``n`` passages, its embedded Chroma and a Chroma server's copy;
-    measure both; remove it all."""
+    measure both; remove it all — or, with ``keep``, build them there (reusing what a previous
+    run finished building for the same size and model) and leave them."""
     from bench.chroma_server import ChromaServer
     from kb.runtime import Runtime
     from kb.settings import load_settings
 
     tag = label(n)
-    home = workdir / f"p9-{tag}"
+    root = keep or workdir
+    home = root / f"p9-{tag}"
+    data = root / f"p9-{tag}-server"
     db = home / "kb.sqlite3"
+    key = {"passages": n, "model": model_id, "base": base.passages, "noise": NOISE}
     rows: list[Row] = []
     try:
-        t_sql = build_sqlite(base, db, n, model_id)
-        sql_mb = disk_mb(db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"))
-        print(f"P9 {tag}: SQLite archive in {t_sql:.0f} s ({sql_mb:.0f} MB)", flush=True)
-        rows.append(Row(NAME, f"{tag} passages", n, "passages"))
-        rows.append(Row(NAME, f"{tag} SQLite build", round(t_sql, 1), "s"))
-        rows.append(Row(NAME, f"{tag} SQLite size", round(sql_mb), "MB"))
-
-        # the embedded Chroma (PersistentClient under the archive's home)
+        home.mkdir(parents=True, exist_ok=True)
         rt = Runtime(load_settings(env={}, home=home))
-        t_vec = add_vectors(db, base, rt.index)
+        chroma_path = rt.settings.chroma_path
         rt.close()
-        _forget_chroma_clients()  # the child opens the directory afresh
-        chroma_mb = disk_mb(rt.settings.chroma_path)
-        print(f"P9 {tag}: embedded Chroma in {t_vec:.0f} s ({n / t_vec:.0f} vectors/s, "
-              f"{chroma_mb:.0f} MB)", flush=True)
+
+        def sqlite_build() -> dict[str, Any]:
+            for f in home.glob("*.done.json"):  # everything built on the old archive is stale
+                f.unlink()
+            shutil.rmtree(chroma_path, ignore_errors=True)
+            shutil.rmtree(data, ignore_errors=True)
+            for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+                f.unlink(missing_ok=True)
+            t = build_sqlite(base, db, n, model_id)
+            return {"seconds": t, "mb": disk_mb(db, db.with_name(db.name + "-wal"),
+                                                db.with_name(db.name + "-shm"))}
+
+        sq = _stage(home / "sqlite.done.json", key, sqlite_build)
+        print(f"P9 {tag}: SQLite archive in {sq['seconds']:.0f} s ({sq['mb']:.0f} MB)",
+              flush=True)
+        rows.append(Row(NAME, f"{tag} passages", n, "passages"))
+        rows.append(Row(NAME, f"{tag} SQLite build", round(sq["seconds"], 1), "s"))
+        rows.append(Row(NAME, f"{tag} SQLite size", round(sq["mb"]), "MB"))
+
+        def embedded_build() -> dict[str, Any]:
+            # the embedded Chroma (PersistentClient under the archive's home)
+            shutil.rmtree(chroma_path, ignore_errors=True)
+            rt = Runtime(load_settings(env={}, home=home))
+            t = add_vectors(db, base, rt.index)
+            rt.close()
+            _forget_chroma_clients()  # the child opens the directory afresh
+            return {"seconds": t, "mb": disk_mb(chroma_path)}
+
+        em = _stage(home / "embedded.done.json", key, embedded_build)
+        print(f"P9 {tag}: embedded Chroma in {em['seconds']:.0f} s "
+              f"({n / em['seconds']:.0f} vectors/s, {em['mb']:.0f} MB)", flush=True)
         m = measure_in_child(home)
         _sane(m, n)
         rows += _rows(f"{tag} embedded", m, {
-            "Chroma build": (round(t_vec, 1), "s"),
-            "Chroma insert rate": (round(n / t_vec), "vectors/s"),
-            "Chroma size": (round(chroma_mb), "MB"),
-            "index size (SQLite + Chroma)": (round(sql_mb + chroma_mb), "MB")})
-        shutil.rmtree(rt.settings.chroma_path, ignore_errors=True)
+            "Chroma build": (round(em["seconds"], 1), "s"),
+            "Chroma insert rate": (round(n / em["seconds"]), "vectors/s"),
+            "Chroma size": (round(em["mb"]), "MB"),
+            "index size (SQLite + Chroma)": (round(sq["mb"] + em["mb"]), "MB")})
+        if keep is None:
+            shutil.rmtree(chroma_path, ignore_errors=True)
 
-        # the same archive on a Chroma server (kb namespaces the ids by archive there)
-        data = workdir / f"p9-{tag}-server"
+        # the same archive on a Chroma server (a collection of its own there)
+        if _stage_key(home / "server.done.json") != key:
+            shutil.rmtree(data, ignore_errors=True)  # a build that did not finish: start over
         with ChromaServer(data) as server:
-            env = {"KB_INDEX_CHROMA": "http", "KB_INDEX_CHROMA_PORT": str(server.port)}
-            rt = Runtime(load_settings(env=env, home=home))
-            t_srv = add_vectors(db, base, rt.index)
-            rt.close()
-            print(f"P9 {tag}: Chroma server in {t_srv:.0f} s ({n / t_srv:.0f} vectors/s)",
-                  flush=True)
+            def server_build() -> dict[str, Any]:
+                env = {"KB_INDEX_CHROMA": "http", "KB_INDEX_CHROMA_PORT": str(server.port)}
+                rt = Runtime(load_settings(env=env, home=home))
+                t = add_vectors(db, base, rt.index)
+                rt.close()
+                return {"seconds": t}
+
+            sv = _stage(home / "server.done.json", key, server_build)
+            print(f"P9 {tag}: Chroma server in {sv['seconds']:.0f} s "
+                  f"({n / sv['seconds']:.0f} vectors/s)", flush=True)
             server.stop()  # a fresh server: its memory is that of serving, not of the build
             server.start()
             assert server.proc is not None
@@ -466,13 +527,14 @@ def run_size(base: Base, workdir: Path, n: int, model_id: str) -> list[Row]:
         server_mb = disk_mb(data)
         _sane(m, n)
         rows += _rows(f"{tag} server", m, {
-            "server build": (round(t_srv, 1), "s"),
-            "server insert rate": (round(n / t_srv), "vectors/s"),
+            "server build": (round(sv["seconds"], 1), "s"),
+            "server insert rate": (round(n / sv["seconds"]), "vectors/s"),
             "server data dir": (round(server_mb), "MB"),
             "server peak RSS": (round(server_rss), "MB")})
     finally:
-        shutil.rmtree(home, ignore_errors=True)
-        shutil.rmtree(workdir / f"p9-{tag}-server", ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(home, ignore_errors=True)
+            shutil.rmtree(data, ignore_errors=True)
     return rows
 
 
@@ -505,14 +567,20 @@ def run(ctx: Context) -> list[Row]:
     rt = Runtime(load_settings(env={}, home=ctx.workdir / "p9-embedder"))
     emb = rt.embedder
     t0 = time.perf_counter()
-    base = build_base(ctx, emb, ctx.workdir / "p9-template" / "kb.sqlite3")
+    from bench.lw_sample import load_lw_posts, sample
+
+    base = build_base(sample(load_lw_posts(ctx.corpus), BASE_POSTS), emb,
+                      ctx.workdir / "p9-template" / "kb.sqlite3")
     print(f"P9: template of {base.passages} real passages in {time.perf_counter() - t0:.0f} s",
           flush=True)
     model_id = emb.model_id
     rt.close()
     rows: list[Row] = []
+    keep = keep_dir()
+    if keep is not None:
+        print(f"P9: archives kept in {keep} (KB_BENCH_P9_DIR)", flush=True)
     for n in want:
-        rows += run_size(base, ctx.workdir, n, model_id)
+        rows += run_size(base, ctx.workdir, n, model_id, keep)
     shutil.rmtree(ctx.workdir / "p9-template", ignore_errors=True)
     return rows
 

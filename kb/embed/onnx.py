@@ -48,6 +48,11 @@ class OnnxEmbedder:
         # the arena keeps every differently-shaped batch's buffers: +1 GB over an archive.
         # Without it peak RSS stays flat and (measured here) embedding is no slower.
         opts.enable_cpu_mem_arena = False
+        # idle intra-op threads sleep instead of spinning: a hybrid search embeds the query
+        # while FTS5 runs on the other core, and a spinning pool took that core from it.
+        # Measured on 2 cores beside another busy process: query p50/p95 14/20 ms instead of
+        # 24/42 ms, passages 8.5/s instead of 6.7/s.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(str(model_path), sess_options=opts,
                                                  providers=["CPUExecutionProvider"])

@@ -108,6 +108,18 @@ def _capped_count(store: Store, match: str, cap: int) -> int:
         (match, cap + 1)).fetchone()[0])
 
 
+def _df_estimate(store: Store, term: str, cap: int, last: int) -> float:
+    """How many passages hold ``term``: exact up to ``cap``, else estimated from how far into
+    the archive (rowid order, ``last`` the highest rowid) its ``cap + 1``-th passage lies — a
+    common word gets there early.  Costs what the capped count costs."""
+    n, at = store.conn.execute(
+        "SELECT count(*), max(rowid) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
+        "LIMIT ?)", (term, cap + 1)).fetchone()
+    if n <= cap or not at:
+        return float(n)
+    return max(float(n), float(n * last / at))
+
+
 def bounded_match(store: Store, terms: list[str], budget: int | None = None) -> str:
     """The FTS5 query to rank for ``terms`` (see :func:`bounded_plan`)."""
     return bounded_plan(store, terms, budget)[0]
@@ -123,21 +135,23 @@ def bounded_plan(store: Store, terms: list[str], budget: int | None = None) -> t
     part of it; instead the rarest terms are kept while the passages they match add up to at
     most ``budget``, each in at most a quarter of it (the dropped ones are those of lowest idf);
     when even the rarest term is in more, the passages must hold the rarest terms together, as
-    many as it takes to bring them under ``budget`` (never to none).  Scores stay true bm25
-    (idf over the whole archive).  When even all the terms together (or a single term) match
-    more than ``budget`` passages, the words are too common to rank cheaply: the plan says so and
-    :func:`keyword_candidates` lists the most recently stored of those passages unranked.  The
-    counts stop at their cap, so working this out costs little more than a query over
-    ``budget`` passages."""
+    many as it takes to bring them under ``budget`` (never to none; terms past the cap are
+    ordered by an estimate of how many passages hold them, see :func:`_df_estimate`).  Scores
+    stay true bm25 (idf over the whole archive).  When even all the terms together (or a single
+    term) match more than ``budget`` passages, the words are too common to rank cheaply: the
+    plan says so and :func:`keyword_candidates` lists the most recently stored of those
+    passages unranked.  The counts stop at their cap, so working this out costs little more
+    than a query over ``budget`` passages."""
     budget = SCORE_BUDGET if budget is None else budget
     full = " OR ".join(terms)
     n_full = _capped_count(store, full, budget)
     if len(terms) <= 1 or n_full <= budget:
         return full, n_full <= budget
     cap = max(1, budget // 4)
-    df = sorted((_capped_count(store, t, cap), t) for t in terms)
+    last = int(store.conn.execute("SELECT coalesce(max(cid), 0) FROM chunks").fetchone()[0])
+    df = sorted((_df_estimate(store, t, cap, last), t) for t in terms)
     keep: list[str] = []
-    total = 0
+    total = 0.0
     for n, t in df:
         if n > cap or total + n > budget:
             break

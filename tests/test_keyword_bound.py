@@ -59,6 +59,19 @@ def test_only_common_terms_are_required_together(store):
     assert 0 < n < 120
 
 
+def test_the_rarest_common_term_leads_the_conjunction(store):
+    """All three words are past the cap (5): "oversight" (40 passages) is rarer than "model"
+    and "training" (120), though the capped counts tie; the estimate tells them apart."""
+    import kb.retrieval as r
+
+    last = store.count("chunks")
+    est = {t: r._df_estimate(store, t, 5, last) for t in fts_terms("model training oversight")}
+    assert est['"model"'] == est['"training"'] == pytest.approx(120, rel=0.05)
+    assert est['"oversight"'] == pytest.approx(40, rel=0.2)
+    for q in ("training model oversight", "model oversight training"):
+        assert bounded_match(store, fts_terms(q), budget=20).startswith('"oversight" AND ')
+
+
 def test_the_rare_term_posts_still_rank_first(store, monkeypatch):
     import kb.retrieval as r
 

@@ -462,9 +462,7 @@ def run_size(base: Base, workdir: Path, n: int, model_id: str,
     rows: list[Row] = []
     try:
         home.mkdir(parents=True, exist_ok=True)
-        rt = Runtime(load_settings(env={}, home=home))
-        chroma_path = rt.settings.chroma_path
-        rt.close()
+        chroma_path = load_settings(env={}, home=home).chroma_path
 
         def sqlite_build() -> dict[str, Any]:
             for f in home.glob("*.done.json"):  # everything built on the old archive is stale

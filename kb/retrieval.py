@@ -31,10 +31,13 @@ PASSAGE_DECAY = 0.5
 MIN_CANDIDATES = 50
 MAX_IN_LIST = 5000  # larger post-id restrictions are applied after the vector query
 BM25_WEIGHTS = (0.5, 1.0, 1.0)  # title, heading, text
-# passages bm25 scores per keyword query, about (see bounded_plan): bm25 costs ~3 us a passage.
-# On the whole LW dataset (26k passages) 16k keeps keyword recall within a question of no bound
-# on both eval sets, 8k lost 0.09 recall@5 on the hard one (python -m bench.keyword_budget).
-SCORE_BUDGET = 16_000
+# passages FTS5's bm25 scores per keyword query, about (see keyword_plan): it costs ~3 us a
+# passage.  The best RERANK_POOL of a bounded query are re-scored with all the question's words
+# (kb.bm25, ~50 us a passage).  On the whole LW dataset (26k passages) 8k with the re-scoring
+# keeps keyword recall@5 at that of no bound on both eval sets; without it, 8k lost 0.09 on the
+# hard set and 16k was needed (python -m bench.keyword_budget).
+SCORE_BUDGET = 8_000
+RERANK_POOL = 100
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset((  # noqa: SIM905
@@ -56,9 +59,10 @@ class Candidate:
 
 def fts_terms(text: str) -> list[str]:
     """User text -> quoted FTS5 terms (so operators, quotes, parentheses, colons and NEAR are
-    plain words), lower-cased, stop words dropped, each once."""
+    plain words), lower-cased, stop words and single characters (the "s" of "AI's") dropped,
+    each once."""
     words = [w.lower() for w in _WORD.findall(text)]
-    keep = [w for w in words if w not in _STOP] or words
+    keep = [w for w in words if w not in _STOP and len(w) > 1] or words
     uniq = list(dict.fromkeys(keep))[:64]
     return ['"' + w.replace('"', '""') + '"' for w in uniq]
 
@@ -121,35 +125,56 @@ def _df_estimate(store: Store, term: str, cap: int, last: int) -> float:
 
 
 def bounded_match(store: Store, terms: list[str], budget: int | None = None) -> str:
-    """The FTS5 query to rank for ``terms`` (see :func:`bounded_plan`)."""
-    return bounded_plan(store, terms, budget)[0]
+    """The FTS5 query to rank for ``terms`` (see :func:`keyword_plan`)."""
+    return keyword_plan(store, terms, budget).match
 
 
 def bounded_plan(store: Store, terms: list[str], budget: int | None = None) -> tuple[str, bool]:
-    """The FTS5 query for ``terms`` and whether bm25 may rank it (False: it still matches more
-    than ``budget`` passages).
+    """The FTS5 query for ``terms`` and whether bm25 may rank it (see :func:`keyword_plan`)."""
+    plan = keyword_plan(store, terms, budget)
+    return plan.match, plan.rankable
 
-    All terms OR-ed (exact bm25 over every match) when at most ``budget`` passages match, else a
-    bounded query.  bm25 costs per matching passage — and its idf reads the whole posting list of
-    every term — so on a large archive the OR of a question's common words would score a large
-    part of it; instead the rarest terms are kept while the passages they match add up to at
-    most ``budget``, each in at most a quarter of it (the dropped ones are those of lowest idf);
-    when even the rarest term is in more, the passages must hold the rarest terms together, as
-    many as it takes to bring them under ``budget`` (never to none; terms past the cap are
-    ordered by an estimate of how many passages hold them, see :func:`_df_estimate`).  Scores
-    stay true bm25 (idf over the whole archive).  When even all the terms together (or a single
-    term) match more than ``budget`` passages, the words are too common to rank cheaply: the
-    plan says so and :func:`keyword_candidates` lists the most recently stored of those
-    passages unranked.  The counts stop at their cap, so working this out costs little more
-    than a query over ``budget`` passages."""
+
+@dataclass
+class KeywordPlan:
+    """How the keyword side answers a question: the FTS5 query it runs (``match``), whether
+    bm25 may rank that query (``rankable``), whether those scores are final (``complete``: the
+    query is every term OR-ed and bm25 ranked it), and, when they are not, how many passages
+    hold each term (``df``: exact up to the cap, estimated past it) for the re-scoring."""
+    match: str
+    rankable: bool
+    complete: bool
+    df: dict[str, float]
+
+
+def keyword_plan(store: Store, terms: list[str], budget: int | None = None) -> KeywordPlan:
+    """The keyword side's plan for ``terms`` (quoted FTS5 terms, see :func:`fts_terms`).
+
+    All terms OR-ed, ranked by FTS5's bm25 over every match, when at most ``budget`` passages
+    match.  Else a bounded query: bm25 costs per matching passage — and its idf reads the whole
+    posting list of every term — so on a large archive the OR of a question's common words
+    would score a large part of it; instead the rarest terms are kept while the passages they
+    match add up to at most ``budget``, each in at most a quarter of it (the dropped ones are
+    those of lowest idf); when even the rarest term is in more, the passages must hold the
+    rarest terms together, as many as it takes to bring them under ``budget`` (never to none;
+    terms past the cap are ordered by an estimate of how many passages hold them, see
+    :func:`_df_estimate`).  When even all the terms together (or a single term) match more
+    than ``budget`` passages, the words are too common to rank cheaply (``rankable`` False):
+    :func:`keyword_candidates` takes the most recently stored of those passages.  Either way
+    the best of the bounded query's passages are then re-scored with every term
+    (:mod:`kb.bm25`), so the dropped words still count.  The counts stop at their cap, so
+    working this out costs little more than a query over ``budget`` passages."""
     budget = SCORE_BUDGET if budget is None else budget
     full = " OR ".join(terms)
     n_full = _capped_count(store, full, budget)
-    if len(terms) <= 1 or n_full <= budget:
-        return full, n_full <= budget
+    if n_full <= budget:
+        return KeywordPlan(full, True, True, {})
+    if len(terms) <= 1:
+        return KeywordPlan(full, False, False, {t: float(n_full) for t in terms})
     cap = max(1, budget // 4)
     last = int(store.conn.execute("SELECT coalesce(max(cid), 0) FROM chunks").fetchone()[0])
     df = sorted((_df_estimate(store, t, cap, last), t) for t in terms)
+    counts = {t: n for n, t in df}
     keep: list[str] = []
     total = 0.0
     for n, t in df:
@@ -158,7 +183,7 @@ def bounded_plan(store: Store, terms: list[str], budget: int | None = None) -> t
         keep.append(t)
         total += n
     if keep:
-        return " OR ".join(keep), True
+        return KeywordPlan(" OR ".join(keep), True, False, counts)
     conj = df[0][1]  # every term is common: require the rarest ones together
     found = budget + 1
     for _, t in df[1:]:
@@ -168,39 +193,74 @@ def bounded_plan(store: Store, terms: list[str], budget: int | None = None) -> t
             conj = narrower
         if found <= budget:
             break
-    return conj, 0 < found <= budget
+    return KeywordPlan(conj, 0 < found <= budget, False, counts)
+
+
+def _unquote(term: str) -> str:
+    return term[1:-1].replace('""', '"')
+
+
+def rescore(store: Store, terms: list[str], df: dict[str, float],
+            rowids: Sequence[int]) -> dict[int, float]:
+    """FTS5's bm25 of the passages ``rowids`` (chunks_fts rows) with every one of ``terms``,
+    ``df`` how many passages hold each (see :mod:`kb.bm25`)."""
+    from kb import bm25
+
+    if not rowids:
+        return {}
+    stem = bm25.stemmer()
+    stems = stem.stems(_unquote(t) for t in terms)
+    by_stem: dict[str, float] = {}
+    for t in terms:
+        s = stems[_unquote(t)]
+        if s:
+            by_stem[s] = max(by_stem.get(s, 0.0), df.get(t, 0.0))
+    tot = bm25.totals(store.conn, "chunks_fts")
+    scorer = bm25.Scorer(list(by_stem), [bm25.idf(tot.rows, n) for n in by_stem.values()],
+                         BM25_WEIGHTS, tot.mean_len, stem)
+    lens = bm25.lengths(store.conn, "chunks_fts", rowids)
+    marks = ",".join("?" * len(rowids))
+    rows = store.conn.execute(  # FTS5's own copy of the columns it indexed
+        f"SELECT id, c0, c1, c2 FROM chunks_fts_content WHERE id IN ({marks})",
+        list(rowids)).fetchall()
+    got = scorer.scores([r[1:] for r in rows], [lens.get(r[0], 0) for r in rows])
+    return {r[0]: s for r, s in zip(rows, got, strict=True)}
 
 
 def keyword_candidates(store: Store, query: str, n: int,
                        filters: Filters | None = None) -> list[Candidate]:
     """The ``n`` best passages for ``query`` by bm25 (title, headings, text), within
-    ``filters``.  Words so common that more than :data:`SCORE_BUDGET` passages hold them all
-    give the most recently stored of those passages, unranked (score 0): bm25 over them would
-    cost in proportion to the archive and rank by little more than passage length."""
+    ``filters``.  On a large archive bm25 ranks only the passages of the question's rarer words
+    (or, for words so common that more than :data:`SCORE_BUDGET` passages hold them all, the
+    most recently stored of those passages), and the best :data:`RERANK_POOL` of them are
+    re-scored with all its words: see :func:`keyword_plan`."""
     terms = fts_terms(query)
     if not terms:
         return []
-    match, rankable = bounded_plan(store, terms)
+    plan = keyword_plan(store, terms)
+    pool = n if plan.complete else max(n, RERANK_POOL)
     cond, args = _post_filter_sql(filters)
     w = ", ".join(str(x) for x in BM25_WEIGHTS)
-    score = f"bm25(chunks_fts, {w})" if rankable else "0.0"
-    order = "s" if rankable else "chunks_fts.rowid DESC"
-    if not cond:  # rank in the FTS table alone, then look up only the n best passages
-        ranked = store.conn.execute(
-            f"SELECT rowid, {score} AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
-            f"ORDER BY {order} LIMIT ?", (match, n)).fetchall()
-        if not ranked:
-            return []
-        marks = ",".join("?" * len(ranked))
-        ids = {r[0]: (r[1], r[2]) for r in store.conn.execute(
-            f"SELECT cid, id, post_id FROM chunks WHERE cid IN ({marks})",
-            [r[0] for r in ranked])}
-        return [Candidate(*ids[r[0]], -float(r[1])) for r in ranked if r[0] in ids]
-    sql = (f"SELECT c.id, c.post_id, {score} AS s FROM chunks_fts "
-           "JOIN chunks c ON c.cid = chunks_fts.rowid JOIN posts p ON p.id = c.post_id "
-           f"WHERE chunks_fts MATCH ? AND {cond} ORDER BY {order} LIMIT ?")
-    rows = store.conn.execute(sql, [match, *args, n]).fetchall()
-    return [Candidate(r[0], r[1], -float(r[2])) for r in rows]
+    score = f"bm25(chunks_fts, {w})" if plan.rankable else "0.0"
+    order = "s" if plan.rankable else "chunks_fts.rowid DESC"
+    if cond:
+        where = ("JOIN chunks c ON c.cid = chunks_fts.rowid JOIN posts p ON p.id = c.post_id "
+                 "WHERE chunks_fts MATCH ? AND " + cond)
+    else:  # rank in the FTS table alone, then look up only the best passages
+        where = "WHERE chunks_fts MATCH ?"
+    ranked = store.conn.execute(
+        f"SELECT chunks_fts.rowid, {score} AS s FROM chunks_fts {where} "
+        f"ORDER BY {order} LIMIT ?", [plan.match, *args, pool]).fetchall()
+    if not ranked:
+        return []
+    scores = {r[0]: -float(r[1]) for r in ranked}
+    if not plan.complete:
+        scores = rescore(store, terms, plan.df, list(scores))
+    best = sorted(scores, key=lambda cid: -scores[cid])[:n]
+    marks = ",".join("?" * len(best))
+    ids = {r[0]: (r[1], r[2]) for r in store.conn.execute(
+        f"SELECT cid, id, post_id FROM chunks WHERE cid IN ({marks})", best)}
+    return [Candidate(*ids[cid], scores[cid]) for cid in best if cid in ids]
 
 
 def _ts(day: date, end: bool = False) -> int:

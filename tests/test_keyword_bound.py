@@ -84,24 +84,45 @@ def test_the_rare_term_posts_still_rank_first(store, monkeypatch):
     assert len(got) == 5 and _titles(store, got[:3]) == rare
 
 
+def test_the_dropped_words_still_count_in_the_rare_terms_ranking(store, monkeypatch):
+    """Over a budget of 60 bm25 ranks only "sandbagging" (3 passages); the re-scoring adds
+    "oversight", "model" and "training": Note 99, the one with both rare-ish words, comes first
+    as it does unbounded, with nearly FTS5's own scores (the dropped words' passage counts are
+    estimates)."""
+    import kb.retrieval as r
+
+    q = "model training sandbagging oversight"
+    monkeypatch.setattr(r, "SCORE_BUDGET", 10_000)
+    full = {c.chunk_id: c.score for c in keyword_candidates(store, q, 5)}
+    monkeypatch.setattr(r, "SCORE_BUDGET", 60)
+    got = keyword_candidates(store, q, 5)
+    assert _titles(store, got[:1]) == {"Note 99"}
+    for c in got:
+        assert c.score == pytest.approx(full[c.chunk_id], rel=0.1)
+
+
 def _titles(store, candidates) -> set[str]:
     return {store.conn.execute("SELECT title FROM posts WHERE id = ?", (c.post_id,)).fetchone()[0]
             for c in candidates}
 
 
-def test_words_too_common_to_rank_list_the_newest_matching_passages(store, monkeypatch):
-    """"model" is in all 120 passages: over a budget of 60, bm25 (whose idf reads the whole
-    posting list) is not run; the keyword side lists the most recently stored passages."""
+def test_words_too_common_to_rank_rescore_the_newest_matching_passages(store, monkeypatch):
+    """"model" is in all 120 passages: over a budget of 60, FTS5's bm25 (whose idf reads the
+    whole posting list) is not run; the keyword side takes the most recently stored passages
+    (RERANK_POOL of them) and ranks those by bm25 computed in kb.bm25."""
     import kb.retrieval as r
 
     match, rankable = r.bounded_plan(store, fts_terms("model"), budget=60)
     assert (match, rankable) == ('"model"', False)
     assert r.bounded_plan(store, fts_terms("sandbagging"), budget=60)[1]
     monkeypatch.setattr(r, "SCORE_BUDGET", 60)
-    got = keyword_candidates(store, "model", 5)
+    monkeypatch.setattr(r, "RERANK_POOL", 10)
     newest = [row[0] for row in store.conn.execute(
-        "SELECT id FROM chunks ORDER BY cid DESC LIMIT 5")]
-    assert [c.chunk_id for c in got] == newest
-    assert {c.score for c in got} == {0.0}
-    monkeypatch.setattr(r, "SCORE_BUDGET", 10_000)  # within budget: bm25 ranks them again
-    assert all(c.score != 0.0 for c in keyword_candidates(store, "model", 5))
+        "SELECT id FROM chunks ORDER BY cid DESC LIMIT 10")]
+    got = keyword_candidates(store, "model", 5)
+    assert {c.chunk_id for c in got} <= set(newest)
+    assert all(c.score > 0 for c in got)
+    # the pool's best by bm25: the passages without the extra sentences are the shortest
+    texts = dict(store.conn.execute("SELECT id, text FROM chunks"))
+    assert max(len(texts[c.chunk_id]) for c in got) <= min(
+        len(texts[i]) for i in newest if i not in {c.chunk_id for c in got})

@@ -41,7 +41,10 @@ def test_hostile_keyword_queries_do_not_error(archive):
               "reward' OR 1=1 --", "  ", "👍 emoji"]:
         search(st, rt.embedder, rt.index, q, mode="keyword")
         search(st, rt.embedder, rt.index, q, mode="hybrid")
-    assert fts_query('say "hi" NEAR(x)') == '"say" OR "hi" OR "near" OR "x"'
+    assert fts_query('say "hi" NEAR(xy)') == '"say" OR "hi" OR "near" OR "xy"'
+    # single characters (the "s" of "AI's") are dropped, unless there is nothing else
+    assert fts_query("AI's view") == '"ai" OR "view"'
+    assert fts_query("x y") == '"x" OR "y"'
 
 
 def test_filters_apply_in_every_mode(archive):

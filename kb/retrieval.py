@@ -38,6 +38,9 @@ BM25_WEIGHTS = (0.5, 1.0, 1.0)  # title, heading, text
 # hard set and 16k was needed (python -m bench.keyword_budget).
 SCORE_BUDGET = 8_000
 RERANK_POOL = 100
+# passages counted per word before its count is estimated (see _df_estimate): ~0.15 ms a word
+# at 1M passages; the whole cap (SCORE_BUDGET // 4) cost four times that on long questions
+DF_SCAN = 512
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset((  # noqa: SIM905
@@ -157,7 +160,7 @@ def keyword_plan(store: Store, terms: list[str], budget: int | None = None) -> K
     match add up to at most ``budget``, each in at most a quarter of it (the dropped ones are
     those of lowest idf); when even the rarest term is in more, the passages must hold the
     rarest terms together, as many as it takes to bring them under ``budget`` (never to none;
-    terms past the cap are ordered by an estimate of how many passages hold them, see
+    each term's count is exact up to :data:`DF_SCAN` passages and estimated past it, see
     :func:`_df_estimate`).  When even all the terms together (or a single term) match more
     than ``budget`` passages, the words are too common to rank cheaply (``rankable`` False):
     :func:`keyword_candidates` takes the most recently stored of those passages.  Either way
@@ -166,14 +169,16 @@ def keyword_plan(store: Store, terms: list[str], budget: int | None = None) -> K
     working this out costs little more than a query over ``budget`` passages."""
     budget = SCORE_BUDGET if budget is None else budget
     full = " OR ".join(terms)
-    n_full = _capped_count(store, full, budget)
-    if n_full <= budget:
-        return KeywordPlan(full, True, True, {})
     if len(terms) <= 1:
-        return KeywordPlan(full, False, False, {t: float(n_full) for t in terms})
+        n_full = _capped_count(store, full, budget)
+        return KeywordPlan(full, n_full <= budget, n_full <= budget,
+                           {} if n_full <= budget else {t: float(n_full) for t in terms})
     cap = max(1, budget // 4)
     last = int(store.conn.execute("SELECT coalesce(max(cid), 0) FROM chunks").fetchone()[0])
-    df = sorted((_df_estimate(store, t, cap, last), t) for t in terms)
+    df = sorted((_df_estimate(store, t, min(cap, DF_SCAN), last), t) for t in terms)
+    # a word far past the budget on its own makes the OR of all past it: no need to count that
+    if df[-1][0] <= 2 * budget and _capped_count(store, full, budget) <= budget:
+        return KeywordPlan(full, True, True, {})
     counts = {t: n for n, t in df}
     keep: list[str] = []
     total = 0.0

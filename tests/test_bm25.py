@@ -127,3 +127,14 @@ def test_on_real_posts_the_counts_are_fts5s_own(corpus, monkeypatch, kb_home):
             checked += 1
     rt.close()
     assert checked > 500
+
+
+def test_the_stemmer_is_fts5s_and_a_word_it_splits_stems_to_none():
+    st = bm25.Stemmer()
+    words = ["models", "Capabilities", "say", "hoping", "AI", "naïve"]
+    got = st.stems(words)
+    assert got == {w: st.tokens(w)[0] for w in words}
+    assert got["models"] == "model" and got["say"] == "sai"
+    # one word FTS5 makes two tokens of: the batch falls back to a row per word, still aligned
+    assert st.stems(["two words", "agents", "reward_hacking"]) == {
+        "two words": None, "agents": "agent", "reward_hacking": None}

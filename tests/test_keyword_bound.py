@@ -126,3 +126,22 @@ def test_words_too_common_to_rank_rescore_the_newest_matching_passages(store, mo
     texts = dict(store.conn.execute("SELECT id, text FROM chunks"))
     assert max(len(texts[c.chunk_id]) for c in got) <= min(
         len(texts[i]) for i in newest if i not in {c.chunk_id for c in got})
+
+
+def test_the_whole_or_is_not_counted_when_one_word_is_far_past_the_budget(store, monkeypatch):
+    """"model" is in all 120 passages, over twice a budget of 40: the OR of the question's words
+    is surely past the budget, so the plan does not count it (one scan of up to the budget
+    saved per question on a large archive); with rarer words it is counted and ranked whole."""
+    import kb.retrieval as r
+
+    counted: list[str] = []
+    real = r._capped_count
+    monkeypatch.setattr(r, "_capped_count", lambda s, m, c: counted.append(m) or real(s, m, c))
+    terms = fts_terms("model sandbagging")
+    plan = r.keyword_plan(store, terms, budget=40)
+    assert " OR ".join(terms) not in counted and not plan.complete
+    assert plan.match == '"sandbagging"'
+    counted.clear()
+    terms = fts_terms("oversight sandbagging")
+    assert r.keyword_plan(store, terms, budget=100).complete
+    assert counted == [" OR ".join(terms)]

@@ -367,7 +367,11 @@ def measure(home: Path, port: int | None) -> dict[str, Any]:
 
 
 def _self_peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """This process's own peak (VmHWM).  Not ``ru_maxrss``: Linux carries that across exec, so
+    a child started by a large parent (the one that built the archive) reports the parent's
+    size."""
+    return process_peak_rss_mb(os.getpid()) or (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
 
 
 def measure_in_child(home: Path, port: int | None = None) -> dict[str, Any]:

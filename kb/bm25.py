@@ -105,11 +105,13 @@ class Stemmer:
             return self._tokenize([text]).get(0, [])
 
     def _stem(self, words: list[str]) -> dict[str, str | None]:
-        # fast: all the words as one row, a token each (a row per word costs ~4x more); when
-        # the tokens do not line up with the words (a word FTS5 splits), a row per word
-        one = self._tokenize([" ".join(words)]).get(0, [])
-        if len(one) == len(words):
-            return dict(zip(words, one, strict=True))
+        # fast: all the words as one row (a row per word costs ~4x more) when each is sure to
+        # be one token (letters and digits only: unicode61 keeps such a run whole); else, or
+        # should the tokens not line up, a row per word
+        if all(_WORD_AT.fullmatch(w) for w in words):
+            one = self._tokenize([" ".join(words)]).get(0, [])
+            if len(one) == len(words):
+                return dict(zip(words, one, strict=True))
         toks = self._tokenize(words)
         return {w: (t[0] if len(t := toks.get(i, [])) == 1 else None)
                 for i, w in enumerate(words)}
@@ -177,7 +179,6 @@ class Scorer:
         self.mean_len = mean_len
         self._stem = stem
         self._slot = {s: i for i, s in enumerate(stems)}
-        # one literal-led pattern per prefix: re scans for a literal prefix at C speed
         self._prefixes = sorted({_prefix(s) for s in stems})
 
     def counts(self, passages: Sequence[Sequence[str]]) -> list[list[float]]:

@@ -13,7 +13,14 @@ from kb import bm25
 from kb.retrieval import BM25_WEIGHTS, fts_terms, rescore
 from kb.store.posts import PostRecord, save_post
 
-WORDS = ["model", "models", "modeling", "modelled", "oversight", "overseeing", "reward", "rewards", "rewarding", "hacking", "hacked", "interpretability", "interpretable", "interpreting", "happy", "happiness", "policies", "policy", "agent", "agents", "agentic", "training", "trained", "trains", "gradient", "gradients", "deceptive", "deception", "AI", "alignment", "aligned", "misaligned", "sandbagging", "evaluation", "evaluations", "the", "a", "of", "and", "to"]
+WORDS = (  # inflected forms FTS5's porter stems alike, and stop words
+    'model', 'models', 'modeling', 'modelled', 'oversight', 'overseeing', 'reward',
+    'rewards', 'rewarding', 'hacking', 'hacked', 'interpretability', 'interpretable',
+    'interpreting', 'happy', 'happiness', 'policies', 'policy', 'agent', 'agents',
+    'agentic', 'training', 'trained', 'trains', 'gradient', 'gradients', 'deceptive',
+    'deception', 'AI', 'alignment', 'aligned', 'misaligned', 'sandbagging', 'evaluation',
+    'evaluations', 'the', 'a', 'of', 'and', 'to',
+)
 
 
 def _post(i: int, text: str) -> PostRecord:
@@ -138,3 +145,5 @@ def test_the_stemmer_is_fts5s_and_a_word_it_splits_stems_to_none():
     # one word FTS5 makes two tokens of: the batch falls back to a row per word, still aligned
     assert st.stems(["two words", "agents", "reward_hacking"]) == {
         "two words": None, "agents": "agent", "reward_hacking": None}
+    # no token and two tokens add up to two words: still no mix-up
+    assert bm25.Stemmer().stems(["__", "reward_hacking"]) == {"__": None, "reward_hacking": None}

@@ -13,6 +13,17 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 
+MIN_RATE_SECONDS = 1.0  # a rate over less time than this says nothing: none is shown
+
+
+def rate_text(done: float, elapsed: float | None, speed: float | None, unit: str) -> str:
+    """A bar's rate ("16.2 chunks/s"), once the task has run for :data:`MIN_RATE_SECONDS`
+    (eight cached summaries done in 60 µs are not "131928.6 posts/s"); else nothing."""
+    if not elapsed or elapsed < MIN_RATE_SECONDS:
+        return ""
+    return f"{speed or done / elapsed:.1f} {unit}/s"
+
+
 @contextmanager
 def progress_bars(enabled: bool = True) -> Iterator[OnProgress]:
     """Yields an ``on_progress`` that draws one bar per task (with its rate, e.g. "16.2
@@ -36,10 +47,9 @@ def progress_bars(enabled: bool = True) -> Iterator[OnProgress]:
 
     class Rate(ProgressColumn):
         def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed or (
-                task.completed / task.elapsed if task.elapsed else 0.0)
-            unit = task.fields.get("unit") or "items"
-            return Text(f"{speed:.1f} {unit}/s", style="dim")
+            speed = task.finished_speed or task.speed
+            return Text(rate_text(task.completed, task.elapsed, speed,
+                                  task.fields.get("unit") or "items"), style="dim")
 
     bars = Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
                 TimeRemainingColumn(), TextColumn("[dim]{task.fields[label]}"),

@@ -64,7 +64,9 @@ _CUE = re.compile(
     r"presents|proposes|introduces|is about|discusses|explores|makes)|in this (?:post|paper|"
     r"essay|piece)|(?:this|which) (?:suggests|implies|means)|matters because)\b", re.I)
 _DANGLING = re.compile(r"^(?:this|that|these|those|it|its|they|their|them|he|she|his|her|such|"
-                       r"some of|both|but|and|so|also|here|there|see|then|thus|hence)\b", re.I)
+                       r"some of|both|but|and|so|also|here|there|see|then|thus|hence|"
+                       r"of course|the same|still,|even so|in (?:that|this|which) case|"
+                       r"as a result|on the other hand)(?:\b|(?<=,))", re.I)
 _SUMMARY_LABEL = re.compile(
     r"^\s*(?:\*\*|__|\*|_)?\s*(?:tl;?\s*dr|tldr|summary|abstract|executive summary|"
     r"short version|the short version|bottom line)\s*(?:\*\*|__|\*|_)?\s*[:.\-–—]\s*"

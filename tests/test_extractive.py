@@ -175,3 +175,25 @@ def test_inline_latex_is_math_and_tags_do_not_glue_words():
                            "is trained, it learns.")
     assert not any("subset" in s or "Xk" in s for s in sents)
     assert any("Robb When" in s for s in sents) and not any("RobbWhen" in s for s in sents)
+
+
+class _SameVector(FakeEmbedder):
+    """Every text the same vector: only the bonuses and penalties tell sentences apart."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [[1.0] + [0.0] * (self.dim - 1) for _ in texts]
+
+
+@pytest.mark.parametrize("dangling", [
+    "Of course, the same is true of our universe and of any other one.",
+    "The same argument applies to every model trained this way, at any scale.",
+    "Still, the result holds for every fine-tuned model that we tried here.",
+    "In that case the monitor never sees an attack it could learn from.",
+    "As a result, most of the features we matched changed their meaning.",
+])
+def test_sentences_that_lean_on_the_one_before_are_not_preferred(dangling):
+    from digest.extractive import central_sentences
+
+    plain = "A physical multiverse is not needed to explain why physics permits observers."
+    for order in ([dangling, plain], [plain, dangling]):
+        assert central_sentences(_SameVector(), order, max_sentences=1) == [plain]

@@ -12,6 +12,7 @@ import pytest
 from digest.extractive import (
     MAX_WORDS,
     authored_summary,
+    central_sentences,
     extractive_summary,
     implication_sentences,
     post_sentences,
@@ -192,8 +193,6 @@ class _SameVector(FakeEmbedder):
     "As a result, most of the features we matched changed their meaning.",
 ])
 def test_sentences_that_lean_on_the_one_before_are_not_preferred(dangling):
-    from digest.extractive import central_sentences
-
     plain = "A physical multiverse is not needed to explain why physics permits observers."
     for order in ([dangling, plain], [plain, dangling]):
         assert central_sentences(_SameVector(), order, max_sentences=1) == [plain]

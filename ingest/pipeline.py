@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,9 +119,11 @@ def _save_all(store: Store, records: list[PostRecord], report: IngestReport, whe
 
 
 def run_ingest(settings: Settings, store: Store, fetcher: Fetcher, *, source: str | None = None,
-               on_progress: OnProgress | None = None) -> IngestReport:
+               on_progress: OnProgress | None = None, now: datetime | None = None
+               ) -> IngestReport:
     """Fetch every source (or the one named ``source``) and store what changed.  Fetching and
-    parsing run on ``ingest.concurrency`` threads; every write happens on this thread."""
+    parsing run on ``ingest.concurrency`` threads; every write happens on this thread.  ``now``
+    (default: the clock) is where a forum source's windows end."""
     if source is not None:
         src = sources_repo.get_source(store, source)
         if src is None:
@@ -142,7 +145,7 @@ def run_ingest(settings: Settings, store: Store, fetcher: Fetcher, *, source: st
         for src in forums:
             from ingest.forum_sync import sync_forum
 
-            sync_forum(settings, store, fetcher, src, report)
+            sync_forum(settings, store, fetcher, src, report, now=now)
             step.advance(label=src.name)
         for fut in as_completed(futures):
             src = futures[fut]

@@ -202,19 +202,32 @@ def test_a_malformed_page_is_an_error_naming_source_and_window(quiet, store, htt
     assert run_ingest(quiet, store, http, source="lw").new == 3  # the next run catches up
 
 
-def test_a_slow_page_times_out_and_is_retried(quiet, store, server, lw_posts):
+# the forum's window grid: every 30 days since 1970 (kb.store.backfill.split_on_grid)
+GRID_LINE = datetime(2026, 12, 3, tzinfo=UTC)
+assert (GRID_LINE - datetime(1970, 1, 1, tzinfo=UTC)).days % 30 == 0
+
+
+@pytest.mark.parametrize(("now", "windows"), [
+    (GRID_LINE + timedelta(days=15), 1),  # a first run's two days lie inside one grid cell
+    (GRID_LINE + timedelta(hours=12), 2),  # they cross a grid line: cut into two windows
+])
+def test_a_slow_page_times_out_and_is_retried(quiet, store, server, lw_posts, now, windows):
     quiet.ingest.timeout = 0.5
     fetcher = HttpFetcher(quiet.ingest, sleep=lambda _s: None)
-    srv = server(recent(lw_posts, 3, every_hours=1.0))
+    posts = []
+    for i, p in enumerate(lw_posts[-3:]):
+        q = json.loads(json.dumps(p))
+        q["postedAt"] = q["modifiedAt"] = js(now - timedelta(hours=i + 0.5))
+        posts.append(q)
+    srv = server(posts)
     srv.fault("slow", delay=1.5)
     sources_repo.add_source(store, srv.url, name="lw", kind="forum")
-    report = run_ingest(quiet, store, fetcher, source="lw")
+    report = run_ingest(quiet, store, fetcher, source="lw", now=now)
     assert report.errors == 0 and report.new == 3
-    # the timed-out request is asked again, once, and every other window once (the run's span
-    # is cut in two where it crosses the backfill grid, every 30 days since 1970: on those
-    # days there are two windows)
+    # the timed-out request is asked again, once, and every window once
     asked = [json.dumps(entry.variables, sort_keys=True) for entry in srv.log]
-    assert len(asked) >= 2 and asked[0] == asked[1] and len(set(asked)) == len(asked) - 1
+    assert len(asked) == windows + 1 and asked[0] == asked[1]
+    assert len(set(asked)) == windows
     fetcher.close()
 
 

@@ -41,7 +41,8 @@ from kb.store.posts import Post, get_post
 
 log = logging.getLogger("digest.build")
 
-RENDER_VERSION = "r3"  # r3: extractive themes and connections; footer says who wrote what
+RENDER_VERSION = "r4"  # r3: extractive themes and connections; footer says who wrote what
+# r4: a theme holds only posts that belong together (digest.cluster.cohere)
 
 
 @dataclass
@@ -205,7 +206,7 @@ def build_digest(settings: Settings, store: Store, llm: LLM | None, embedder: Em
     if members:
         earlier = [x.data for x in list_digests(store, before=d, limit=THREAD_LOOKBACK)]
         tr = build_themes(store, c, embedder, members, max_themes=settings.digest.max_themes,
-                          earlier=earlier)
+                          earlier=earlier, core_topic=next(iter(settings.digest.topics), ""))
         data["themes"] = [t.to_json() for t in tr.themes]
         data["connections"] = tr.connections
         data["removed_markers"] = tr.removed_markers

@@ -1,7 +1,10 @@
 """Deterministic clustering of a day's posts on their embeddings (numpy only).
 
 k-means on unit vectors (cosine) with a deterministic farthest-point start; k is chosen by
-silhouette among 2..4 (one cluster when there are few posts).  Same inputs, same clusters.
+silhouette among 2..4 (one cluster when there are few posts).  k-means puts every post in some
+group, however little it shares with the rest; :func:`cohere` then lets a post that is not
+close to the others of its group (:data:`MIN_COHESION`) stand alone, so a theme holds only
+posts that belong together.  Same inputs, same clusters.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ from typing import Any
 import numpy as np
 
 FEW_POSTS = 3  # this many posts or fewer make one theme
+# a theme member's cosine (MiniLM, title + summary) to the mean of the theme's other members.
+# Over the LW dataset's posts, 70% of the pairs that share a specific tag ("AI Control",
+# "Decision theory", ...) are at least this close, and 23% of the pairs that share none.
+MIN_COHESION = 0.25
 
 
 def normalize(x: Any) -> np.ndarray:
@@ -63,13 +70,45 @@ def silhouette(x: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def cluster(vectors: list[list[float]], max_themes: int = 4) -> list[list[int]]:
-    """Groups of row indices: 1 group for few posts, else 2..min(4, max_themes, n//2).
-    Groups are ordered by size (largest first), then by their first index."""
+def cohere(x: np.ndarray, groups: list[list[int]], min_sim: float = MIN_COHESION
+           ) -> list[list[int]]:
+    """``groups`` with the members that do not belong split off: while a group of two or more
+    has a member whose cosine to the mean of the others is below ``min_sim``, the least close
+    one leaves it and stands alone (a group of one)."""
+    out: list[list[int]] = []
+    for group in groups:
+        g = list(group)
+        while len(g) >= 2:
+            sims = [float(x[i] @ normalize(x[[j for j in g if j != i]].mean(axis=0)))
+                    for i in g]
+            worst = int(np.argmin(sims))
+            if sims[worst] >= min_sim:
+                break
+            out.append([g.pop(worst)])
+        out.append(g)
+    return out
+
+
+def cluster(vectors: list[list[float]], max_themes: int = 4,
+            priority: list[float] | None = None,
+            min_sim: float = MIN_COHESION) -> list[list[int]]:
+    """Groups of row indices, each of posts that belong together (see :func:`cohere`): k-means
+    with 1 group for few posts, else 2..min(4, max_themes, n//2), then the posts that do not
+    belong stand alone.  Groups of two or more come first, largest first, then by their first
+    index; then the posts standing alone, highest ``priority`` first (default: in order)."""
     n = len(vectors)
     if n == 0:
         return []
     x = normalize(vectors)
+    rank = priority if priority is not None and len(priority) == n else [0.0] * n
+    groups = cohere(x, _kmeans_groups(x, max_themes), min_sim)
+    multi = sorted((g for g in groups if len(g) > 1), key=lambda g: (-len(g), g[0]))
+    alone = sorted((g for g in groups if len(g) == 1), key=lambda g: (-rank[g[0]], g[0]))
+    return multi + alone
+
+
+def _kmeans_groups(x: np.ndarray, max_themes: int) -> list[list[int]]:
+    n = len(x)
     top = min(4, max(1, max_themes), n // 2)
     if n <= FEW_POSTS or top < 2:
         return [list(range(n))]
@@ -82,9 +121,7 @@ def cluster(vectors: list[list[float]], max_themes: int = 4) -> list[list[int]]:
     assert best is not None
     labels = best[1]
     groups = [sorted(np.flatnonzero(labels == j).tolist()) for j in sorted(set(labels.tolist()))]
-    groups = [g for g in groups if g]
-    groups.sort(key=lambda g: (-len(g), g[0]))
-    return groups
+    return [g for g in groups if g]
 
 
 def centroid(vectors: list[list[float]]) -> list[float]:

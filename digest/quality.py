@@ -7,6 +7,7 @@ not worth reading.
   parts of a long post", the prompts' own phrases);
 - ``theme_named_after_title``: a theme name that is a member post's title (see ``title_clash``);
 - ``uncited_bullet``: a theme bullet without a ``[n]`` of the theme's posts;
+- ``implication_repeats_bullet``: a theme's implications repeating one of its bullets;
 - ``summary_not_in_post``: an extractive summary sentence that is not in its post's text;
 - ``no_authors``: a post listed without authors.
 
@@ -26,7 +27,7 @@ from digest.text import plain
 from digest.theme_extract import title_clash
 
 KINDS = ("short_sentence", "no_final_period", "prompt_text", "theme_named_after_title",
-         "uncited_bullet", "summary_not_in_post", "no_authors")
+         "uncited_bullet", "implication_repeats_bullet", "summary_not_in_post", "no_authors")
 _HEADER = re.compile(r"\b(?:title|authors?)\s*:|notes on the parts of a long post|<<<|>>>|"
                      r"\bpart \d+:", re.I)
 _END = re.compile(r"[.!?][\"'”’)\]]*$")
@@ -72,9 +73,12 @@ def digest_problems(data: dict[str, Any], text_of: Callable[[str], str]
     for t in data.get("themes", []):
         if title_clash(t["name"], [posts[n]["title"] for n in t["numbers"] if n in posts]):
             found["theme_named_after_title"].append(t["name"])
+        said = {_norm(strip_markers(s)) for s in split_sentences(t.get("implications") or "")}
         for b in t["summary"]:
             if not set(find_markers(b)) & set(t["numbers"]):
                 found["uncited_bullet"].append(b[:80])
+            if _norm(strip_markers(b)) in said:
+                found["implication_repeats_bullet"].append(b[:80])
     for p in data.get("posts", []):
         if not [a for a in p.get("authors") or [] if a and a.lower() != "unknown"]:
             found["no_authors"].append(p["title"])

@@ -86,6 +86,8 @@ class Phrase:
     score: float
     posts: list[int] = field(default_factory=list)  # member numbers whose text has it
     in_title: bool = False  # in a member's title: names are made of these first
+    in_body: bool = True  # in a member's summary or prose, not only in its title
+    ends_title_part: bool = False  # ends where a title (or a part of one, at punctuation) ends
 
 
 def _norm(text: str) -> str:
@@ -170,13 +172,17 @@ def key_phrases(groups: Sequence[Sequence[ThemeText]], *, store: Store | None = 
     idf_archive the inverse document frequency of the phrase in the archive."""
     docs = [[(m.n, *_grams(member_document(m))) for m in g] for g in groups]
     heads_of = [" | ".join(f" {_norm(m.title)} " for m in g) for g in groups]
+    bodies_of = [" | ".join(f" {_norm(m.summary)} | {_norm(' '.join(prose_sentences(m.text)))} "
+                            for m in g) for g in groups]
+    ends_of = [[f" {_norm(part)}" for m in g for part in _BREAK.split(m.title) if _norm(part)]
+               for g in groups]
     day: Counter[str] = Counter()
     for g in docs:
         for _, counts, _ in g:
             day.update(counts)
     lookup = archive_frequency(store)
     out: list[list[Phrase]] = []
-    for g, heads in zip(docs, heads_of, strict=True):
+    for g, heads, bodies, ends in zip(docs, heads_of, bodies_of, ends_of, strict=True):
         tf: Counter[str] = Counter()
         holders: dict[str, list[int]] = {}
         forms: dict[str, Counter[str]] = {}
@@ -197,7 +203,8 @@ def key_phrases(groups: Sequence[Sequence[ThemeText]], *, store: Store | None = 
             idf = math.log((total + 1) / (df.get(k, 0) + 1)) + 1 if total else 1.0
             shown = max(forms[k].items(), key=lambda f: (f[1], f[0] != f[0].lower(), f[0]))[0]
             phrases.append(Phrase(k, shown, round(local[k] * idf, 4), sorted(holders[k]),
-                                  f" {k} " in heads))
+                                  f" {k} " in heads, f" {k} " in bodies,
+                                  any(e.endswith(f" {k}") for e in ends)))
         phrases.sort(key=lambda p: (-p.score, p.key))
         multi = [p for p in phrases if " " in p.key][:top]  # names are made of these
         out.append(sorted(multi + [p for p in phrases if " " not in p.key][:top],
@@ -227,7 +234,10 @@ def theme_name(phrases: Sequence[Phrase], titles: Sequence[str], size: int = 1) 
     times), or a longer one containing it that scores nearly as well, joined with the next
     distinct multi-word phrase that several posts share or that another post uses, when the
     theme has several posts (a looser bar when the first phrase speaks for under half of
-    them: the name should not speak for one post of several)."""
+    them: the name should not speak for one post of several).  A theme of one post is named by
+    a phrase its text uses or one that ends where its title (or a part of it) ends, when there
+    is one: another piece of the title is mostly a broken one ("Testing in Brazilian" of "Field
+    Testing in Brazilian Almost Military Training")."""
     def ok(name: str) -> bool:
         return 2 <= len(name.split()) <= 5 and not title_clash(name, titles)
 
@@ -239,6 +249,8 @@ def theme_name(phrases: Sequence[Phrase], titles: Sequence[str], size: int = 1) 
 
     multi = sorted([p for p in phrases if " " in p.key and not p.key.split()[0].endswith("ly")],
                    key=lambda p: -p.score)
+    if size < 2:
+        multi = [p for p in multi if p.in_body or p.ends_title_part] or multi
     loose = False
     for first in multi[:4]:
         longer = [p for p in multi if p.score >= 0.75 * first.score and p.key != first.key
@@ -322,15 +334,17 @@ def implications(members: Sequence[ThemeText], phrases: Sequence[Phrase],
                  sentences_of: Callable[[str], Sequence[str]] = prose_sentences
                  ) -> list[tuple[int, str]]:
     """(n, sentence [n]): at most one consequence or proposal per post, strongest cue first,
-    ties to the sentence that uses more of the theme's key phrases; none without a cue."""
+    ties to the sentence that uses more of the theme's key phrases; none without a cue, and
+    never the post's key sentence (the theme's bullet already says it)."""
     keys = [p.key for p in phrases[:10]]
     found: list[tuple[float, int, str]] = []
     for m in members:
         best: tuple[float, int, str] | None = None
+        bullet = _norm(first_sentences(m.summary, 1))
         for i, s in enumerate(sentences_of(m.text)):
             s = s.strip()
             w = cue_weight(s)
-            if w <= 0 or not usable_sentence(s):
+            if w <= 0 or not usable_sentence(s) or (bullet and _norm(s) == bullet):
                 continue
             low = _norm(s)
             score = w + 0.5 * sum(1 for k in keys if f" {k} " in f" {low} ") - 0.001 * i

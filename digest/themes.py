@@ -481,17 +481,24 @@ def write_connections(store: Store, llm: LLM, themes: list[Theme], result: Theme
 
 def build_themes(store: Store, llm: LLM | None, embedder: Embedder, members: list[Member], *,
                  max_themes: int = 4, earlier: list[dict[str, Any]] | None = None,
-                 checker: ClaimChecker | None = None) -> ThemeResult:
-    """Cluster ``members`` and make each theme and the connections section from the posts'
-    own words (digest.theme_extract, digest.connections); given ``llm``, the model rewrites
-    them and every model sentence is checked with ``checker`` (by default a
-    :class:`ClaimChecker` over ``embedder`` with its vectors cached in the store)."""
+                 checker: ClaimChecker | None = None, core_topic: str = "") -> ThemeResult:
+    """Cluster ``members`` into at most ``max_themes`` themes of posts that belong together
+    (a post close to no other stands alone; the posts closest to ``core_topic``, the reader's
+    first interest, are the ones that get a theme of their own when there is room) and make
+    each theme and the connections section from the posts' own words (digest.theme_extract,
+    digest.connections); given ``llm``, the model rewrites them and every model sentence is
+    checked with ``checker`` (by default a :class:`ClaimChecker` over ``embedder`` with its
+    vectors cached in the store).  A post in no theme is still in the day's summaries."""
     result = ThemeResult(themes=[], connections="")
     if not members:
         return result
     checker = checker or ClaimChecker(CachedEmbedder(store, embedder))
     vectors = embed_cached(store, embedder, [member_text(m.title, m.summary) for m in members])
-    groups = cluster(vectors, max_themes)
+    priority = None
+    if core_topic:
+        anchor = embed_cached(store, embedder, [core_topic])[0]
+        priority = [cosine(v, anchor) for v in vectors]
+    groups = cluster(vectors, max_themes, priority)[:max(1, max_themes)]
     exts = extractive_themes(store, [[members[i] for i in g] for g in groups])
     for group, ext in zip(groups, exts, strict=True):
         theme = write_theme(store, llm, [members[i] for i in group],

@@ -13,7 +13,7 @@ from digest_fakes import add_post, fake_llm, pid
 
 from digest import build as build_mod
 from digest.build import build_digest
-from digest.cluster import cluster
+from digest.cluster import MIN_COHESION, cluster, cohere, normalize
 from digest.days import posts_of_day
 from digest.render import ALSO, CONNECTIONS, INDIVIDUAL, THEMES, UPDATED
 from digest.repo import get_digest
@@ -303,6 +303,28 @@ def test_clustering_is_deterministic_and_separates_topics():
     assert cluster(a + b, 4) == groups
     assert cluster(a[:3], 4) == [[0, 1, 2]]
     assert cluster([], 4) == []
+
+
+def test_a_post_close_to_no_other_in_its_group_stands_alone():
+    # two posts on one topic and a third orthogonal to both: so few posts are one group
+    # (FEW_POSTS), and the outsider leaves it
+    close = [[1.0, 0.1, 0.0, 0.0], [1.0, 0.0, 0.1, 0.0], [1.0, 0.1, 0.1, 0.0]]
+    alone = [0.0, 0.0, 0.0, 1.0]
+    assert cluster(close[:2] + [alone], 4) == [[0, 1], [2]]
+    assert cluster(close[:2] + [alone], 4, min_sim=-1.0) == [[0, 1, 2]]  # the old behaviour
+    # and where k-means leaves an outsider in a group of several
+    # (cosine ~0.2 to the first three, 0 to the last two: nearest to the first group)
+    spread = close + [[0.2, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.1, 0.0]]
+    assert cluster(spread, 2, min_sim=-1.0) == [[0, 1, 2, 3], [4, 5]]
+    assert cluster(spread, 2) == [[0, 1, 2], [4, 5], [3]]
+    # two that share nothing are two themes of one post each: the one closer to the reader's
+    # first interest first
+    far = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    assert cluster(far, 4) == [[0], [1]]
+    assert cluster(far, 4, priority=[0.1, 0.5]) == [[1], [0]]
+    # a group keeps every member that belongs: the leave-one-out cosine decides
+    x = normalize(close)
+    assert cohere(x, [[0, 1, 2]], MIN_COHESION) == [[0, 1, 2]]
 
 
 # --- the verifier --------------------------------------------------------------------------

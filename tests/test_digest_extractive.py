@@ -20,6 +20,7 @@ from digest.theme_extract import (
     theme_name,
     title_clash,
     usable_sentence,
+    with_marker,
 )
 from digest.verify import check
 from kb.embed.fake import FakeEmbedder
@@ -158,6 +159,25 @@ def test_the_name_is_what_sets_the_theme_apart_and_never_a_title(store):
     assert not title_clash("protocols for oversight", ["Debate protocols for oversight"])
 
 
+def test_a_one_post_theme_is_not_named_by_a_broken_piece_of_its_title(store):
+    title = "Field Testing in Brazilian Almost Military Training"
+    text = ("Humor helps in military training. In military training the sergeant rules. "
+            "Field testing showed that humor in military training lowers stress.")
+    (ph,) = key_phrases([[ThemeText(1, title, "", text)]], store=store)
+    broken = [p for p in ph if p.key == "testing in brazilian"]
+    assert broken and not broken[0].in_body and not broken[0].ends_title_part
+    whole = next(p for p in ph if p.key == "military training")
+    assert whole.in_body and whole.ends_title_part
+    # the broken piece is not the name even when it scores best
+    top = Phrase("testing in brazilian", "Testing in Brazilian", 9.0, [1], True, False, False)
+    body = Phrase("sergeant rules", "sergeant rules", 2.0, [1], False, True, False)
+    end = Phrase("almost military training", "Almost Military Training", 1.0, [1], True,
+                 False, True)
+    assert theme_name([top, body, end], [title], size=1) == "Sergeant rules"
+    assert theme_name([top, end], [title], size=1) == "Almost Military Training"
+    assert theme_name([top], [title], size=1) == "Testing in Brazilian"  # nothing better
+
+
 def test_phrases_common_in_the_archive_weigh_less(store):
     """Archive background: a phrase most archived posts use loses to one they do not."""
     for i in range(20):
@@ -182,6 +202,16 @@ def test_implications_are_cue_sentences_of_the_posts_and_a_theme_without_any_has
     assert implications(_texts(("C", "The sky was grey over the lab all morning today.")), []) \
         == []
     assert not usable_sentence("Should.") and not usable_sentence("we should do it now.")
+
+
+def test_an_implication_never_repeats_the_posts_key_sentence():
+    said = "We need to start with the Bayesian roots of updateless decision theory."
+    other = "It would be wise to test the idea on a small toy problem first."
+    (m,) = _texts(("UDT", f"{said} {other}"))
+    assert implications([m], [Phrase("decision theory", "decision theory", 3.0, [1])]) \
+        == [(1, with_marker(said, 1))]  # the stronger cue and the key phrase
+    m.summary = said  # the summary's first sentence is the theme's bullet for this post
+    assert implications([m], []) == [(1, with_marker(other, 1))]
 
 
 def test_a_theme_without_implications_renders_no_implications_block():
@@ -229,12 +259,13 @@ def test_the_quality_check_catches_the_outputs_issue_17_quotes():
             "themes": [{"name": title, "numbers": [1],
                         "summary": ["An overview of control measures.",
                                     "The AI scene is going to be a global scene, and it's"],
-                        "implications": ""}],
+                        "implications": "Control measures matter a lot [1]. An overview of "
+                                        "control measures [1]."}],
             "connections": "The closest pair of themes is one [1] and two [1]."}
     found = counts(digest_problems(data, lambda _id: "A post about control measures."))
     assert found == {"short_sentence": 1, "no_final_period": 1, "prompt_text": 1,
                      "theme_named_after_title": 1, "uncited_bullet": 2,
-                     "summary_not_in_post": 1, "no_authors": 1}
+                     "implication_repeats_bullet": 1, "summary_not_in_post": 1, "no_authors": 1}
 
 
 def test_a_model_theme_name_that_is_a_members_title_gives_way_to_the_extractive_name(store):

@@ -2,7 +2,8 @@
 of 12 days of the LW dataset in ../shared/corpus — 2025-03-24 and the 11 latest days with at
 least 3 posts — read as a reader would (digest.quality): no sentence under 4 words or without
 a final period, no prompt or data-header text, no theme named after a member's title, every
-theme bullet cited, every summary sentence found in its post.  Authors are counted and
+theme bullet cited, no theme implication repeating a bullet, every summary sentence found in
+its post, and every post of a theme of several close to the others (digest.cluster.cohere).  Authors are counted and
 reported (the posts are read by kb's importer, which finds users_top20.json one folder
 up)."""
 
@@ -13,11 +14,14 @@ import time
 from collections import Counter
 from datetime import date
 
+import numpy as np
 import pytest
 
 from digest.build import build_digest
+from digest.cluster import MIN_COHESION, normalize
 from digest.quality import KINDS, counts, digest_problems
 from digest.summarize import current_version
+from digest.themes import embed_cached, member_text
 
 pytestmark = [pytest.mark.corpus, pytest.mark.model, pytest.mark.slow]
 
@@ -93,3 +97,27 @@ def test_extractive_digests_of_real_days_read_cleanly(real_days):
         if kind != "no_authors":
             assert total[kind] == 0, (kind, examples[kind][:6])
     assert themes >= DAYS and posts >= 3 * DAYS
+
+
+def test_the_posts_of_a_theme_belong_together(real_days):
+    """k-means puts every post in some group; a theme of several posts keeps only those close
+    to the rest of it (one that is not stands alone or, past the day's themes, is in no theme
+    but still in the day's summaries)."""
+    rt, results, _ = real_days
+    groups = alone = 0
+    for r in results:
+        posts = {p["n"]: p for p in r.data["posts"]}
+        in_themes = [n for t in r.data["themes"] for n in t["numbers"]]
+        assert len(in_themes) == len(set(in_themes)), r.day  # a post is in one theme at most
+        for t in r.data["themes"]:
+            if len(t["numbers"]) < 2:
+                alone += 1
+                continue
+            groups += 1
+            texts = [member_text(posts[n]["title"], posts[n]["summary"]) for n in t["numbers"]]
+            x = normalize(embed_cached(rt.store, rt.embedder, texts))
+            for i in range(len(x)):
+                rest = normalize(np.delete(x, i, axis=0).mean(axis=0))
+                assert float(x[i] @ rest) >= MIN_COHESION, (r.day, t["name"], texts[i][:60])
+    print(f"themes of several posts: {groups}, of one: {alone}")
+    assert groups >= 1

@@ -39,7 +39,11 @@ _FOOTNOTE_DEF = re.compile(r"^\s*(?:\[\^[^\]]*\]:|\^\s|\d{1,3}\.\s*\^|\*\*\[\^\]
 _HTML = re.compile(r"</?[a-zA-Z][^>]*>")
 _URL = re.compile(r"(?:https?|ftp)://\S+|\bwww\.\S+", re.I)
 _EMPH = re.compile(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1")
-_LIST = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
+# a list item's marker: a bullet, "1." / "1)", or a letter or Roman numeral ("I.", "(b)",
+# "iv)") before a capital — else "I. In worlds where …" stays one sentence that a rougher
+# splitter later cuts to "I."
+_LIST = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|\(?(?:[IVX]{1,4}|[ivx]{1,4}|[A-Za-z])[.)]"
+                   r"(?=\s+[A-Z\"“(]))\s+")
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s|\*\*[^*]+\*\*\s*:?\s*$|__[^_]+__\s*$)")
 _SETEXT = re.compile(r"^\s*(?:=+|-+)\s*$")
 _RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")

@@ -24,7 +24,7 @@ from kb.store.db import Store
 log = logging.getLogger("digest.extractive")
 
 EXTRACTIVE_PREFIX = "extractive:"
-EXTRACTIVE_VERSION = "x2"  # the prompt_version of extractive rows: bump when selection changes
+EXTRACTIVE_VERSION = "x3"  # the prompt_version of extractive rows: bump when selection changes
 
 
 def extractive_model_id(embedder: Embedder) -> str:

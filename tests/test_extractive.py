@@ -196,3 +196,18 @@ def test_sentences_that_lean_on_the_one_before_are_not_preferred(dangling):
     plain = "A physical multiverse is not needed to explain why physics permits observers."
     for order in ([dangling, plain], [plain, dangling]):
         assert central_sentences(_SameVector(), order, max_sentences=1) == [plain]
+
+
+def test_roman_numeral_and_letter_list_markers_are_not_part_of_a_sentence():
+    # a real AF post's shape ("Consider two broad possibilities: I. In worlds where …"): the
+    # digest's theme bullet, cut by a rougher splitter, had been "I [3]."
+    text = ("Consider two broad possibilities for how this plays out in practice:\n\n"
+            "I. In worlds where we are doing reasonably well on alignment, control has little "
+            "impact.\n\nII. In worlds where we are failing at alignment, control shifts the "
+            "warning shots.\n\n(b) A lettered item of the same list says something too.\n\n"
+            "I think the roman numeral I. stays inside a sentence like this one.")
+    assert post_sentences(text) == [  # (the opening ends with a colon: not a sentence)
+        "In worlds where we are doing reasonably well on alignment, control has little impact.",
+        "In worlds where we are failing at alignment, control shifts the warning shots.",
+        "A lettered item of the same list says something too.",
+        "I think the roman numeral I. stays inside a sentence like this one."]

@@ -216,6 +216,9 @@ class HttpFetcher:
                         from None
                 except httpx.TransportError as exc:
                     last_problem = f"connection failed ({exc.__class__.__name__}: {exc})"
+                    if unknown_host(exc):  # asking again cannot help (offline, or a typo)
+                        raise FetchError(f"{url}: {last_problem}; the host name does not "
+                                         "resolve, so it was not asked again") from None
                 else:
                     return result
                 finally:
@@ -264,6 +267,22 @@ class HttpFetcher:
                                      f"{3 * self.settings.timeout:g} s)", None)
                 chunks.append(chunk)
         return FetchResult(body=b"".join(chunks), **meta)
+
+
+def unknown_host(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a name lookup that found no such host — not a
+    temporary resolver failure (EAI_AGAIN), which is worth asking again."""
+    import socket
+
+    permanent = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, socket.gaierror) and cur.errno in permanent:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 class _Retryable(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import http_fixture
@@ -9,7 +10,14 @@ import pytest
 from http_fixture import Route
 
 from ingest.pipeline import run_ingest
-from kb.fetch import FakeFetcher, FetchError, FetchResult, HttpFetcher, retry_after
+from kb.fetch import (
+    FakeFetcher,
+    FetchError,
+    FetchResult,
+    HttpFetcher,
+    retry_after,
+    unknown_host,
+)
 from kb.store import sources as sources_repo
 from kb.store.posts import get_post, stats
 
@@ -61,6 +69,40 @@ def test_500_is_retried_with_backoff_then_reported(fetcher, http_server):
         fetcher.fetch(url)
     assert len(http_server.hits("/down.xml")) == 3
     assert fetcher.waits == [0.01, 0.02]  # exponential backoff
+
+
+@pytest.mark.parametrize(("errno", "lookups", "problem"), [
+    (socket.EAI_NONAME, 1, "the host name does not resolve, so it was not asked again"),
+    (socket.EAI_AGAIN, 3, "after 3 attempts"),  # a resolver's hiccup is worth a retry
+])
+def test_a_host_that_does_not_exist_is_asked_once(fetcher, monkeypatch, errno, lookups,
+                                                  problem):
+    # offline (or a typo in a source's URL) the lookup says no such host: retrying only made
+    # `kb daily` wait (18 s for the six default sources, offline, before this)
+    asked: list[str] = []
+
+    def lookup(host, *args, **kwargs):
+        asked.append(host)
+        raise socket.gaierror(errno, "no such host (test)")
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    with pytest.raises(FetchError, match=r"feeds\.example\.org/feed\.xml: connection failed") as err:
+        fetcher.fetch("https://feeds.example.org/feed.xml")
+    assert problem in str(err.value)
+    assert asked == ["feeds.example.org"] * lookups
+    assert len(fetcher.waits) == lookups - 1
+
+
+def test_unknown_host_reads_the_cause_chain():
+    try:
+        try:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        except OSError as exc:
+            raise ConnectionError("wrapped") from exc
+    except ConnectionError as outer:
+        assert unknown_host(outer)
+    assert not unknown_host(socket.gaierror(socket.EAI_AGAIN, "Temporary failure"))
+    assert not unknown_host(ConnectionRefusedError(111, "refused"))
 
 
 def test_429_honours_retry_after_and_then_succeeds(fetcher, http_server):

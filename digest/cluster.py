@@ -100,7 +100,9 @@ def cluster(vectors: list[list[float]], max_themes: int = 4,
     if n == 0:
         return []
     x = normalize(vectors)
-    rank = priority if priority is not None and len(priority) == n else [0.0] * n
+    if priority is not None and len(priority) != n:
+        raise ValueError(f"{len(priority)} priorities for {n} posts")
+    rank = priority or [0.0] * n
     groups = cohere(x, _kmeans_groups(x, max_themes), min_sim)
     multi = sorted((g for g in groups if len(g) > 1), key=lambda g: (-len(g), g[0]))
     alone = sorted((g for g in groups if len(g) == 1), key=lambda g: (-rank[g[0]], g[0]))

@@ -322,6 +322,8 @@ def test_a_post_close_to_no_other_in_its_group_stands_alone():
     far = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     assert cluster(far, 4) == [[0], [1]]
     assert cluster(far, 4, priority=[0.1, 0.5]) == [[1], [0]]
+    with pytest.raises(ValueError, match="1 priorities for 2 posts"):
+        cluster(far, 4, priority=[0.1])
     # a group keeps every member that belongs: the leave-one-out cosine decides
     x = normalize(close)
     assert cohere(x, [[0, 1, 2]], MIN_COHESION) == [[0, 1, 2]]

@@ -3,9 +3,9 @@ of 12 days of the LW dataset in ../shared/corpus — 2025-03-24 and the 11 lates
 least 3 posts — read as a reader would (digest.quality): no sentence under 4 words or without
 a final period, no prompt or data-header text, no theme named after a member's title, every
 theme bullet cited, no theme implication repeating a bullet, every summary sentence found in
-its post, and every post of a theme of several close to the others (digest.cluster.cohere).  Authors are counted and
-reported (the posts are read by kb's importer, which finds users_top20.json one folder
-up)."""
+its post, and every post of a theme of several close to the others (digest.cluster.cohere).
+Authors are counted and reported (the posts are read by kb's importer, which finds
+users_top20.json one folder up)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ import time
 from collections import Counter
 from datetime import date
 
-import numpy as np
 import pytest
 
 from digest.build import build_digest
-from digest.cluster import MIN_COHESION, normalize
+from digest.cluster import MIN_COHESION, cohere, normalize
 from digest.quality import KINDS, counts, digest_problems
 from digest.summarize import current_version
 from digest.themes import embed_cached, member_text
@@ -116,8 +115,7 @@ def test_the_posts_of_a_theme_belong_together(real_days):
             groups += 1
             texts = [member_text(posts[n]["title"], posts[n]["summary"]) for n in t["numbers"]]
             x = normalize(embed_cached(rt.store, rt.embedder, texts))
-            for i in range(len(x)):
-                rest = normalize(np.delete(x, i, axis=0).mean(axis=0))
-                assert float(x[i] @ rest) >= MIN_COHESION, (r.day, t["name"], texts[i][:60])
+            whole = list(range(len(x)))
+            assert cohere(x, [whole], MIN_COHESION) == [whole], (r.day, t["name"])
     print(f"themes of several posts: {groups}, of one: {alone}")
     assert groups >= 1

@@ -26,12 +26,12 @@ def js(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def recent(posts: list[dict], n: int, every_hours: float) -> list[dict]:
-    """``n`` dataset posts re-dated to the last days: one every ``every_hours`` up to now."""
+def recent(posts: list[dict], n: int, every_hours: float, now: datetime = NOW) -> list[dict]:
+    """``n`` dataset posts re-dated to the last days: one every ``every_hours`` up to ``now``."""
     out = []
     for i, p in enumerate(posts[-n:]):
         q = json.loads(json.dumps(p))
-        q["postedAt"] = q["modifiedAt"] = js(NOW - timedelta(hours=every_hours * i + 0.5))
+        q["postedAt"] = q["modifiedAt"] = js(now - timedelta(hours=every_hours * i + 0.5))
         out.append(q)
     return out
 
@@ -214,12 +214,7 @@ assert (GRID_LINE - datetime(1970, 1, 1, tzinfo=UTC)).days % 30 == 0
 def test_a_slow_page_times_out_and_is_retried(quiet, store, server, lw_posts, now, windows):
     quiet.ingest.timeout = 0.5
     fetcher = HttpFetcher(quiet.ingest, sleep=lambda _s: None)
-    posts = []
-    for i, p in enumerate(lw_posts[-3:]):
-        q = json.loads(json.dumps(p))
-        q["postedAt"] = q["modifiedAt"] = js(now - timedelta(hours=i + 0.5))
-        posts.append(q)
-    srv = server(posts)
+    srv = server(recent(lw_posts, 3, every_hours=1.0, now=now))
     srv.fault("slow", delay=1.5)
     sources_repo.add_source(store, srv.url, name="lw", kind="forum")
     report = run_ingest(quiet, store, fetcher, source="lw", now=now)

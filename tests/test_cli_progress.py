@@ -20,6 +20,8 @@ def test_rate_once_the_task_has_run_a_while():
     assert rate_text(30, 2.0, None, "chunks") == "15.0 chunks/s"
     assert rate_text(30, 2.0, 16.25, "chunks") == "16.2 chunks/s"  # rich's own speed first
     assert rate_text(3, MIN_RATE_SECONDS, None, "sources") == "3.0 sources/s"
+    # a finished task: its average, not the speed of its last burst
+    assert rate_text(8, 1.2, 41.3, "sources", finished=True) == "6.7 sources/s"
 
 
 def test_instant_task_shows_its_count_and_no_absurd_rate(monkeypatch):
